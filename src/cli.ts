@@ -1,0 +1,127 @@
+#!/usr/bin/env node
+import { readFileSync } from 'node:fs';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { ConfigError, describeConfig, loadConfigFile } from './config/index.js';
+import type { Config } from './config/types.js';
+import { faultPreset, FAULT_PRESETS } from './mock/presets.js';
+import { startMock, type FaultPlan } from './mock/index.js';
+import { startServer } from './server/serve.js';
+
+const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+
+function int(name: string) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`${name} must be a whole number, got "${value}"`);
+    return n;
+  };
+}
+
+function ratio(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < 0 || n > 1) throw new InvalidArgumentError(`must be between 0 and 1, got "${value}"`);
+  return n;
+}
+
+function loadOrExit(path: string | undefined): Config {
+  const file = path ?? process.env.LIFELINE_CONFIG;
+  if (!file) {
+    fail('no config file: pass --config FILE or set LIFELINE_CONFIG (try examples/demo.yaml)');
+  }
+  try {
+    return loadConfigFile(file);
+  } catch (err) {
+    if (err instanceof ConfigError) fail(err.message);
+    throw err;
+  }
+}
+
+function fail(message: string): never {
+  process.stderr.write(`lifeline: ${message}\n`);
+  process.exit(2);
+}
+
+function withOverrides(config: Config, port?: number, host?: string): Config {
+  if (port === undefined && host === undefined) return config;
+  return Object.freeze({ ...config, server: Object.freeze({ ...config.server, port: port ?? config.server.port, host: host ?? config.server.host }) });
+}
+
+const program = new Command()
+  .name('lifeline')
+  .description('An LLM gateway that keeps answering: retries, failover and surviving streams in front of LLM providers.')
+  .version(VERSION);
+
+program
+  .command('serve')
+  .description('Run the gateway: an OpenAI-compatible HTTP API on --host:--port')
+  .option('-c, --config <file>', 'YAML config file (default: $LIFELINE_CONFIG)')
+  .option('-p, --port <n>', 'listen port (overrides server.port)', int('--port'))
+  .option('-H, --host <host>', 'listen address (overrides server.host)')
+  .action(async (opts: { config?: string; port?: number; host?: string }) => {
+    const config = withOverrides(loadOrExit(opts.config), opts.port, opts.host);
+    const server = await startServer(config);
+    process.stderr.write(`lifeline listening on ${server.url} (${Object.keys(config.models).length} models)\n`);
+    const stop = (): void => {
+      void server.shutdown().then(() => process.exit(0));
+    };
+    process.once('SIGTERM', stop);
+    process.once('SIGINT', stop);
+  });
+
+program
+  .command('check')
+  .description('Validate a config file and print each model with its deployments')
+  .option('-c, --config <file>', 'YAML config file (default: $LIFELINE_CONFIG)')
+  .action((opts: { config?: string }) => {
+    process.stdout.write(`${describeConfig(loadOrExit(opts.config))}\n`);
+  });
+
+program
+  .command('mock')
+  .description('Run the mock LLM provider (OpenAI-compatible) with scriptable faults, for tests and demos')
+  .option('-p, --port <n>', 'listen port', int('--port'), 9100)
+  .option('-H, --host <host>', 'listen address', '127.0.0.1')
+  .option('--seed <n>', 'seed for the fault dice (same seed, same faults)', int('--seed'), 1)
+  .option('--reply <text>', 'fixed answer text')
+  .option('--latency-ms <n>', 'delay before every response', int('--latency-ms'))
+  .option('--first-token-ms <n>', 'delay before the first body byte / stream chunk', int('--first-token-ms'))
+  .option('--chunk-gap-ms <n>', 'delay between stream chunks', int('--chunk-gap-ms'))
+  .option('--fail-rate <r>', 'fraction of requests that get a fault from --fail-with (0..1)', ratio)
+  .addOption(
+    new Option('--fail-with <faults>', `comma-separated faults for --fail-rate: ${Object.keys(FAULT_PRESETS).join(', ')}`).default(
+      '500,429,reset',
+    ),
+  )
+  .option('--plan <file>', 'a JSON fault plan ({default, script, failure_rate, mix}); see README')
+  .action(async (opts: Record<string, string | number | undefined>) => {
+    let plan: FaultPlan;
+    try {
+      plan = opts.plan ? (JSON.parse(readFileSync(String(opts.plan), 'utf8')) as FaultPlan) : {};
+      const base = { latency_ms: opts.latencyMs, first_token_ms: opts.firstTokenMs, chunk_gap_ms: opts.chunkGapMs };
+      const defaults = Object.fromEntries(Object.entries(base).filter(([, v]) => v !== undefined));
+      if (Object.keys(defaults).length > 0) plan.default = { ...defaults, ...plan.default };
+      if (opts.failRate !== undefined) {
+        plan.failure_rate = Number(opts.failRate);
+        plan.mix = String(opts.failWith).split(',').map((name) => ({ ...defaults, ...faultPreset(name.trim()) }));
+      }
+    } catch (err) {
+      fail(err instanceof Error ? err.message : String(err));
+    }
+    const mock = await startMock({
+      host: String(opts.host),
+      port: Number(opts.port),
+      seed: Number(opts.seed),
+      ...(opts.reply === undefined ? {} : { reply: String(opts.reply) }),
+      plan,
+    });
+    process.stderr.write(`lifeline mock on ${mock.url} (control: ${mock.url.replace(/\/v1$/, '')}/_mock/stats)\n`);
+    const stop = (): void => {
+      void mock.close().then(() => process.exit(0));
+    };
+    process.once('SIGTERM', stop);
+    process.once('SIGINT', stop);
+  });
+
+program.parseAsync().catch((err: unknown) => {
+  fail(err instanceof Error ? err.message : String(err));
+});

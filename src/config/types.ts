@@ -1,0 +1,80 @@
+/**
+ * The resolved, frozen configuration every other module reads. Property names follow the YAML keys
+ * one to one (snake_case), so the README's config reference maps directly onto this type.
+ * Defaults are filled in and per-model overrides merged by the loader; nothing here is optional
+ * unless it is genuinely absent-able.
+ */
+
+export interface Timeouts {
+  /** TCP + TLS handshake to the upstream. */
+  connect_ms: number;
+  /** From sending the request to the first byte of the response body (for streams: the first chunk). */
+  first_byte_ms: number;
+  /** Longest silence allowed between two body chunks once the body has started. */
+  idle_ms: number;
+  /** The whole request, all attempts included. */
+  total_ms: number;
+}
+
+export interface RetryPolicy {
+  max_attempts: number;
+  base_delay_ms: number;
+  max_delay_ms: number;
+}
+
+export type ProviderType = 'openai';
+
+export interface ProviderConfig {
+  /** The key under `providers:`. */
+  name: string;
+  type: ProviderType;
+  api_key: string | undefined;
+  /** Includes the version segment, e.g. `https://api.openai.com/v1`; no trailing slash. */
+  base_url: string;
+  /** Egress proxy for this provider (`http://host:port`); when absent HTTPS_PROXY/NO_PROXY apply. */
+  proxy: string | undefined;
+  /** Extra headers sent upstream on every request (e.g. `OpenAI-Organization`). */
+  headers: Readonly<Record<string, string>>;
+}
+
+export interface TargetConfig {
+  /** Name of an entry in `providers`. */
+  provider: string;
+  /** Model name the upstream knows. */
+  model: string;
+  weight: number;
+}
+
+export interface ModelConfig {
+  /** The key under `models:` — what clients send as "model". */
+  name: string;
+  targets: readonly TargetConfig[];
+  /** Other client-facing model names to try, in order, when this one fails. */
+  fallbacks: readonly string[];
+  /** Global timeouts merged with the model's own `timeouts:`. */
+  timeouts: Timeouts;
+  /** Global retry policy merged with the model's own `retry:`. */
+  retry: RetryPolicy;
+}
+
+export interface ServerConfig {
+  host: string;
+  port: number;
+  /** Largest request body accepted, in bytes (default 32 MiB). */
+  max_body_bytes: number;
+  /** On SIGTERM/SIGINT, how long in-flight requests and streams may take to finish. */
+  drain_timeout_ms: number;
+}
+
+export interface LoggingConfig {
+  level: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
+}
+
+export interface Config {
+  server: ServerConfig;
+  timeouts: Timeouts;
+  retry: RetryPolicy;
+  logging: LoggingConfig;
+  providers: Readonly<Record<string, ProviderConfig>>;
+  models: Readonly<Record<string, ModelConfig>>;
+}

@@ -1,0 +1,172 @@
+/**
+ * Applying a fault to one response, for any dialect: a dialect builds the reply (a JSON body or a script of
+ * SSE events) and renders its error bodies; this module decides the timing and where the bytes stop.
+ */
+import type { ServerResponse } from 'node:http';
+import { setTimeout as delay } from 'node:timers/promises';
+import { type Fault, type Outcome, streamStop } from './faults.js';
+import type { MockRequestRecord } from './stats.js';
+
+/** A streamed answer as ready-to-write SSE events. */
+export interface StreamScript {
+  /** Events before the content (OpenAI: the `role: "assistant"` chunk, or the tool call's header). */
+  head: string[];
+  /** The content events: what `cut_after`/`stall_after`/`error_event_after` and `chunksSent` count. */
+  content: string[];
+  /** Events after the content: finish reason, usage, terminator. */
+  tail: string[];
+  /** The mid-stream error event for `error_event_after`. */
+  errorEvent(fault: Fault): string;
+  /** An event whose data is not valid JSON. */
+  malformedEvent: string;
+}
+
+export type Reply = { kind: 'json'; body: string } | { kind: 'sse'; script: StreamScript };
+
+/** The part of a dialect the fault engine needs besides the reply itself. */
+export interface FaultRenderer {
+  /** The error body (JSON text) for a `status` fault. */
+  faultError(fault: Fault): string;
+}
+
+/** One request in flight, as the server hands it over. */
+export interface Exchange {
+  res: ServerResponse;
+  /** Aborted when the client goes away or the mock shuts down: every wait ends with it. */
+  signal: AbortSignal;
+  /** Headers every response of this exchange carries (e.g. `x-request-id`). */
+  headers: Record<string, string>;
+  record: MockRequestRecord;
+  /** Ends the exchange by destroying the socket — the mock's doing, not the client's. */
+  destroy(how: 'reset' | 'cut'): void;
+}
+
+const JSON_TYPE = 'application/json';
+
+/** Waits `ms` unless the exchange is aborted first; false means "stop, nobody is listening". */
+export async function pause(ms: number | undefined, signal: AbortSignal): Promise<boolean> {
+  if (signal.aborted) return false;
+  if (!ms) return true;
+  try {
+    await delay(ms, undefined, { signal });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Writes and waits until the bytes are handed to the socket, so a following destroy doesn't drop them. */
+function send(x: Exchange, data: string): Promise<boolean> {
+  const { res, signal } = x;
+  if (signal.aborted || res.destroyed) return Promise.resolve(false);
+  return new Promise((resolve) => {
+    const onAbort = () => resolve(false);
+    signal.addEventListener('abort', onAbort, { once: true });
+    res.write(data, (err) => {
+      signal.removeEventListener('abort', onAbort);
+      resolve(!err);
+    });
+  });
+}
+
+function faultHeaders(fault: Fault): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(fault.headers ?? {})) headers[name.toLowerCase()] = value;
+  if (fault.retry_after !== undefined) headers['retry-after'] = String(fault.retry_after);
+  if (fault.retry_after_ms !== undefined) headers['retry-after-ms'] = String(fault.retry_after_ms);
+  return headers;
+}
+
+function writeHead(x: Exchange, status: number, fault: Fault, headers: Record<string, string>): void {
+  x.record.status = status;
+  x.res.writeHead(status, { ...x.headers, ...faultHeaders(fault), ...headers });
+}
+
+/** A strict prefix of a JSON object is never valid JSON. */
+function halfOf(body: string): string {
+  return body.slice(0, Math.max(1, Math.floor(body.length / 2)));
+}
+
+/** A whole (non-streamed) body; `cut`/`stall` send only its first half, `malformed` sends only that half. */
+async function sendBody(x: Exchange, status: number, body: string, fault: Fault, outcome: Outcome): Promise<void> {
+  const whole = outcome === 'malformed' ? halfOf(body) : body;
+  writeHead(x, status, fault, { 'content-type': JSON_TYPE, 'content-length': String(Buffer.byteLength(whole)) });
+  if (fault.first_token_ms) {
+    x.res.flushHeaders();
+    if (!(await pause(fault.first_token_ms, x.signal))) return;
+  }
+  if (outcome === 'cut' || outcome === 'stall') {
+    if (!(await send(x, halfOf(whole)))) return;
+    if (outcome === 'cut') x.destroy('cut');
+    return; // stall: keep the connection open, send nothing more
+  }
+  x.res.end(whole);
+}
+
+async function sendStream(x: Exchange, script: StreamScript, fault: Fault, outcome: Outcome): Promise<void> {
+  writeHead(x, 200, fault, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+  x.res.flushHeaders();
+  if (!(await pause(fault.first_token_ms, x.signal))) return;
+  if (outcome === 'malformed') {
+    if (await send(x, script.malformedEvent)) x.res.end();
+    return;
+  }
+
+  const stop = outcome === 'ok' ? null : streamStop(fault, script.content.length);
+  const events: Array<{ text: string; content: boolean }> = [
+    ...script.head.map((text) => ({ text, content: false })),
+    ...script.content.slice(0, stop ? stop.after : undefined).map((text) => ({ text, content: true })),
+  ];
+  if (!stop) events.push(...script.tail.map((text) => ({ text, content: false })));
+  else if (stop.kind === 'error_event') events.push({ text: script.errorEvent(fault), content: false });
+
+  // Without a gap, everything goes out in one write: cheap, and still a valid stream of events.
+  const gap = fault.chunk_gap_ms ?? 0;
+  let buffer = '';
+  let bufferedContent = 0;
+  const flush = async (): Promise<boolean> => {
+    if (!buffer) return true;
+    const ok = await send(x, buffer);
+    if (ok) x.record.chunksSent += bufferedContent;
+    buffer = '';
+    bufferedContent = 0;
+    return ok;
+  };
+  for (let i = 0; i < events.length; i++) {
+    if (i > 0 && gap > 0) {
+      if (!(await flush()) || !(await pause(gap, x.signal))) return;
+    }
+    buffer += events[i].text;
+    if (events[i].content) bufferedContent++;
+  }
+  if (!(await flush())) return;
+
+  if (stop?.kind === 'cut') x.destroy('cut');
+  else if (stop?.kind !== 'stall') x.res.end();
+}
+
+/**
+ * Plays out `outcome` (from `plannedOutcome`) for this exchange. Resolves when the mock has nothing more to
+ * do — which for `hang` and `stall` is long before the connection closes.
+ */
+export async function deliver(
+  x: Exchange,
+  fault: Fault | null,
+  outcome: Outcome,
+  reply: Reply,
+  dialect: FaultRenderer,
+): Promise<void> {
+  const f = fault ?? {};
+  if (outcome === 'hang') return; // never answer; the server notices when the client gives up
+  if (!(await pause(f.latency_ms, x.signal))) return;
+  if (outcome === 'reset') {
+    x.destroy('reset');
+    return;
+  }
+  if (outcome === 'status') {
+    await sendBody(x, f.status ?? 500, dialect.faultError(f), f, 'status');
+    return;
+  }
+  if (reply.kind === 'json') await sendBody(x, 200, reply.body, f, outcome);
+  else await sendStream(x, reply.script, f, outcome);
+}

@@ -1,0 +1,1 @@
+export { Pipeline, PipelineFailure, type AttemptRecord, type GatewayRequest, type GatewayResult, type ResultMeta } from './pipeline.js';

@@ -1,0 +1,180 @@
+import { GatewayError, type ErrorKind } from '../errors.js';
+import { header, parseRetryAfter } from './retry-hints.js';
+import type {
+  Deployment,
+  Headers,
+  Operation,
+  ProviderAdapter,
+  StreamDecoder,
+  StreamEvent,
+  UpstreamRequest,
+} from './types.js';
+
+/**
+ * OpenAI Chat Completions and any host that speaks it. The canonical model *is* this wire format, so
+ * requests only get the target's model name, and responses and chunks pass through as text.
+ */
+
+const PATHS: Record<Operation, string> = { chat: '/chat/completions', embeddings: '/embeddings' };
+
+export function buildOpenAIRequest(op: Operation, body: Record<string, unknown>, d: Deployment): UpstreamRequest {
+  const headers: Record<string, string> = { 'content-type': 'application/json', ...d.provider.headers };
+  if (d.provider.api_key) headers.authorization = `Bearer ${d.provider.api_key}`;
+  return {
+    url: d.provider.base_url + PATHS[op],
+    method: 'POST',
+    headers,
+    // Spread keeps every field the client sent (tools, response_format, seed, …) untouched.
+    body: JSON.stringify({ ...body, model: d.model }),
+  };
+}
+
+export function parseOpenAIResponse(op: Operation, bodyText: string, d: Deployment): string {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(bodyText);
+  } catch {
+    throw malformed(d, 'a body that is not JSON');
+  }
+  const field = op === 'chat' ? 'choices' : 'data';
+  if (typeof parsed !== 'object' || parsed === null || !Array.isArray((parsed as Record<string, unknown>)[field])) {
+    throw malformed(d, `JSON without a "${field}" array`);
+  }
+  return bodyText;
+}
+
+function malformed(d: Deployment, what: string): GatewayError {
+  return new GatewayError('server', `Upstream ${d.id} returned ${what}`, {
+    code: 'upstream_malformed_response',
+    deployment: d.id,
+  });
+}
+
+interface WireError {
+  message?: unknown;
+  type?: unknown;
+  code?: unknown;
+  param?: unknown;
+}
+
+function readWireError(bodyText: string): WireError {
+  try {
+    const parsed = JSON.parse(bodyText) as { error?: unknown };
+    if (parsed && typeof parsed === 'object' && parsed.error && typeof parsed.error === 'object') {
+      return parsed.error as WireError;
+    }
+    if (parsed && typeof parsed === 'object') return parsed as WireError;
+  } catch {
+    // Not JSON (an HTML error page from a proxy, say): classification falls back to the status.
+  }
+  return {};
+}
+
+const CONTEXT_RE = /context[_ ]length|maximum context|context window|too many tokens|prompt is too long/i;
+const POLICY_CODES = new Set(['content_filter', 'content_policy_violation']);
+
+/** Maps an upstream status + error body to an error kind. Pure; shared by OpenAI-compatible providers. */
+export function kindForStatus(status: number, code: string, message: string): ErrorKind {
+  if (status === 400 || status === 422) {
+    if (code === 'context_length_exceeded' || CONTEXT_RE.test(message)) return 'context_length';
+    if (POLICY_CODES.has(code)) return 'content_policy';
+    return 'bad_request';
+  }
+  if (status === 401 || status === 403) return 'auth';
+  if (status === 404) return 'not_found';
+  if (status === 408) return 'timeout';
+  if (status === 409) return 'server'; // OpenAI: lock contention; safe to retry
+  if (status === 413) return code === 'context_length_exceeded' ? 'context_length' : 'bad_request';
+  if (status === 429) return 'rate_limited';
+  if (status === 503 || status === 529) return 'overloaded';
+  if (status >= 500) return 'server';
+  return 'bad_request';
+}
+
+/** What the client sees for an upstream failure of each kind. */
+const CLIENT_STATUS: Partial<Record<ErrorKind, number>> = {
+  auth: 502, // the gateway's upstream credentials failed, not the client's
+  not_found: 502, // a configured target the upstream does not know is a config fault
+  timeout: 504,
+};
+
+export function classifyOpenAIError(status: number, headers: Headers, bodyText: string, d: Deployment): GatewayError {
+  const wire = readWireError(bodyText);
+  const code = typeof wire.code === 'string' ? wire.code : '';
+  const rawMessage = typeof wire.message === 'string' ? wire.message : '';
+  const kind = kindForStatus(status, code, rawMessage);
+  const retryable = shouldRetry(headers, kind);
+  const clientStatus = CLIENT_STATUS[kind] ?? (status >= 400 && status < 600 ? status : 502);
+  return new GatewayError(kind, `Upstream ${d.id} answered ${status}: ${describe(kind, rawMessage, d)}`, {
+    status: clientStatus,
+    code: code || undefined,
+    param: typeof wire.param === 'string' ? wire.param : undefined,
+    ...(retryable === undefined ? {} : { retryable }),
+    retryAfterMs: parseRetryAfter(headers),
+    upstreamRequestId: header(headers, 'x-request-id'),
+    upstreamStatus: status,
+    deployment: d.id,
+  });
+}
+
+function shouldRetry(headers: Headers, kind: ErrorKind): boolean | undefined {
+  const hint = header(headers, 'x-should-retry');
+  if (hint === 'true') return true;
+  if (hint === 'false') return false;
+  return kind === 'rate_limited' || kind === 'overloaded' || kind === 'server' || kind === 'timeout'
+    ? true
+    : undefined;
+}
+
+function describe(kind: ErrorKind, message: string, d: Deployment): string {
+  // An upstream auth message may echo part of the key; never show it.
+  if (kind === 'auth') return `the upstream rejected the credentials configured for provider "${d.provider.name}"`;
+  return redactSecrets(message, d.provider.api_key) || kind.replace('_', ' ');
+}
+
+/** Removes the provider key and anything shaped like an API key from text shown to clients. */
+export function redactSecrets(text: string, apiKey: string | undefined): string {
+  let out = text;
+  if (apiKey && apiKey.length >= 6) out = out.split(apiKey).join('[redacted]');
+  return out.replace(/\b(sk|pk|rk)-[A-Za-z0-9_*.-]{8,}/g, '[redacted]');
+}
+
+class OpenAIStreamDecoder implements StreamDecoder {
+  constructor(private readonly d: Deployment) {}
+
+  decode(event: { data: string }): StreamEvent[] {
+    const data = event.data;
+    if (data === '[DONE]') return [{ type: 'done' }];
+    // A literal `"error"` outside a string can only be a key or a whole value, so most chunks skip the parse.
+    if (data.includes('"error"')) {
+      const error = streamError(data, this.d);
+      if (error) return [{ type: 'error', error }];
+    }
+    return [{ type: 'chunk', data }];
+  }
+}
+
+function streamError(data: string, d: Deployment): GatewayError | undefined {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(data);
+  } catch {
+    return undefined;
+  }
+  if (!parsed || typeof parsed !== 'object' || !('error' in parsed)) return undefined;
+  const wire = ((parsed as { error: unknown }).error ?? {}) as WireError;
+  const message = typeof wire.message === 'string' ? wire.message : 'stream error';
+  const code = typeof wire.code === 'string' ? wire.code : '';
+  const kind = code === 'rate_limit_exceeded' ? 'rate_limited' : 'server';
+  return new GatewayError(kind, `Upstream ${d.id} sent an error mid-stream: ${redactSecrets(message, d.provider.api_key)}`, {
+    code: code || 'upstream_stream_error',
+    deployment: d.id,
+  });
+}
+
+export const openaiProvider: ProviderAdapter = {
+  buildRequest: buildOpenAIRequest,
+  parseResponse: parseOpenAIResponse,
+  classifyError: classifyOpenAIError,
+  createStreamDecoder: (d) => new OpenAIStreamDecoder(d),
+};

@@ -1,0 +1,205 @@
+import type { Config } from '../config/types.js';
+import { GatewayError, toGatewayError } from '../errors.js';
+import type { Logger } from '../observability/logger.js';
+import { requestIdFrom } from '../observability/request-id.js';
+import { Pipeline, PipelineFailure, type AttemptRecord, type GatewayResult, type ResultMeta } from '../pipeline/index.js';
+import type { Operation, StreamEvent } from '../providers/types.js';
+import { buildRoutes, type Route } from '../routing/routes.js';
+import type { Transport } from '../transport/index.js';
+import { parseJsonObject, readBody } from './body.js';
+import type { Exchange } from './exchange.js';
+import { SSE_DONE, SSE_HEADERS, errorHeaders, openAIErrorBody, sseData, sseError } from './openai-dialect.js';
+import { validateChat, validateEmbeddings } from './validate.js';
+
+export interface AppDeps {
+  config: Config;
+  transport: Transport;
+  logger: Logger;
+}
+
+export interface App {
+  handle(ex: Exchange): Promise<void>;
+  /** Turns /ready to 503 and asks clients not to reuse connections. */
+  startDraining(): void;
+}
+
+type Handler = (ex: Exchange, ctx: RequestContext) => Promise<void>;
+
+interface RequestContext {
+  requestId: string;
+  model?: string;
+  result?: ResultMeta;
+  attempts?: AttemptRecord[];
+  status?: number;
+  error?: GatewayError;
+}
+
+export function createApp({ config, transport, logger }: AppDeps): App {
+  const routes = buildRoutes(config);
+  const pipeline = new Pipeline(config, transport);
+  const modelNames = [...routes.keys()];
+  let draining = false;
+
+  const json = (ex: Exchange, ctx: RequestContext, status: number, body: string, extra: Record<string, string> = {}) => {
+    ctx.status = status;
+    ex.start(status, { 'content-type': 'application/json', 'x-request-id': ctx.requestId, ...extra }, draining);
+    ex.end(body);
+  };
+
+  const fail = (ex: Exchange, ctx: RequestContext, err: GatewayError, extra: Record<string, string> = {}) => {
+    ctx.error = err;
+    ctx.status = err.status;
+    const close = draining || err.kind === 'payload_too_large';
+    ex.start(err.status, { ...errorHeaders(err), 'x-request-id': ctx.requestId, ...extra }, close);
+    ex.end(openAIErrorBody(err));
+  };
+
+  const lookupRoute = (model: string): Route => {
+    const route = routes.get(model);
+    if (route) return route;
+    throw new GatewayError('not_found', `The model '${model}' does not exist on this gateway. Known models: ${modelNames.join(', ')}`, {
+      code: 'model_not_found',
+      param: 'model',
+    });
+  };
+
+  const runModel = async (ex: Exchange, ctx: RequestContext, op: Operation): Promise<void> => {
+    const body = parseJsonObject(await readBody(ex, config.server.max_body_bytes));
+    const { model, stream } = op === 'chat' ? validateChat(body) : { ...validateEmbeddings(body), stream: false };
+    ctx.model = model;
+    const route = lookupRoute(model);
+    let result: GatewayResult;
+    try {
+      result = await pipeline.run({ op, route, body, stream, requestId: ctx.requestId, signal: ex.signal });
+    } catch (err) {
+      if (!(err instanceof PipelineFailure)) throw err;
+      ctx.attempts = err.attempts;
+      return fail(ex, ctx, err.error, attemptHeaders(err.error.deployment, err.attempts.length));
+    }
+    ctx.result = result.meta;
+    const headers = { 'x-request-id': ctx.requestId, ...metaHeaders(result.meta) };
+    if (result.type === 'json') return json(ex, ctx, 200, result.body, headers);
+    ctx.status = 200;
+    ex.start(200, { ...SSE_HEADERS, ...headers }, draining);
+    await writeStream(ex, ctx, result.events);
+  };
+
+  const get = (handler: Handler) => ({ GET: handler });
+  const post = (handler: Handler) => ({ POST: handler });
+  const table: Record<string, Record<string, Handler>> = {
+    '/v1/chat/completions': post((ex, ctx) => runModel(ex, ctx, 'chat')),
+    '/v1/embeddings': post((ex, ctx) => runModel(ex, ctx, 'embeddings')),
+    '/v1/models': get(async (ex, ctx) => json(ex, ctx, 200, modelsList(modelNames))),
+    '/health': get(async (ex, ctx) => json(ex, ctx, 200, '{"status":"ok"}')),
+    '/ready': get(async (ex, ctx) =>
+      draining ? json(ex, ctx, 503, '{"status":"draining"}') : json(ex, ctx, 200, '{"status":"ready"}'),
+    ),
+  };
+
+  const dispatch = (ex: Exchange): Handler => {
+    const methods = table[ex.path] ?? (ex.path.startsWith('/v1/models/') ? get(modelHandler(routes)) : undefined);
+    if (!methods) {
+      throw new GatewayError('not_found', `Unknown path ${ex.path}`, { code: 'unknown_url' });
+    }
+    const handler = methods[ex.method];
+    if (handler) return handler;
+    const allowed = Object.keys(methods).join(', ');
+    throw new GatewayError('method_not_allowed', `${ex.method} is not allowed on ${ex.path}; use ${allowed}`, {
+      code: 'method_not_allowed',
+    });
+  };
+
+  return {
+    startDraining() {
+      draining = true;
+    },
+    async handle(ex) {
+      const started = performance.now();
+      const ctx: RequestContext = { requestId: requestIdFrom(ex.headers['x-request-id']) };
+      try {
+        await dispatch(ex)(ex, ctx);
+      } catch (err) {
+        const error = toGatewayError(err);
+        if (error.kind === 'internal') logger.error({ err, requestId: ctx.requestId }, 'internal error');
+        if (ctx.status === undefined) {
+          const extra: Record<string, string> = error.kind === 'method_not_allowed' ? { allow: allowFor(ex.path, table) } : {};
+          fail(ex, ctx, error, extra);
+        }
+      } finally {
+        logRequest(logger, ex, ctx, performance.now() - started);
+      }
+    },
+  };
+}
+
+async function writeStream(ex: Exchange, ctx: RequestContext, events: AsyncIterable<StreamEvent>) {
+  for await (const e of events) {
+    if (ex.signal.aborted) break;
+    if (e.type === 'chunk') {
+      if (!ex.write(sseData(e.data))) await ex.drained();
+    } else if (e.type === 'done') {
+      ex.end(SSE_DONE);
+      return;
+    } else {
+      ctx.error = e.error;
+      ex.end(sseError(e.error));
+      return;
+    }
+  }
+  ex.end();
+}
+
+function metaHeaders(meta: ResultMeta): Record<string, string> {
+  const h = attemptHeaders(meta.deployment, meta.attempts.length);
+  if (meta.fallback) h['x-lifeline-fallback'] = meta.fallback;
+  return h;
+}
+
+function attemptHeaders(deployment: string | undefined, attempts: number): Record<string, string> {
+  const h: Record<string, string> = { 'x-lifeline-attempts': String(attempts) };
+  if (deployment) h['x-lifeline-deployment'] = deployment;
+  return h;
+}
+
+function modelsList(names: string[]): string {
+  return JSON.stringify({ object: 'list', data: names.map(modelObject) });
+}
+
+function modelObject(id: string) {
+  return { id, object: 'model', created: 0, owned_by: 'lifeline' };
+}
+
+function modelHandler(routes: ReadonlyMap<string, Route>): Handler {
+  return async (ex, ctx) => {
+    const id = decodeURIComponent(ex.path.slice('/v1/models/'.length));
+    if (!routes.has(id)) {
+      throw new GatewayError('not_found', `The model '${id}' does not exist on this gateway`, { code: 'model_not_found', param: 'model' });
+    }
+    ctx.status = 200;
+    ex.start(200, { 'content-type': 'application/json', 'x-request-id': ctx.requestId });
+    ex.end(JSON.stringify(modelObject(id)));
+  };
+}
+
+function allowFor(path: string, table: Record<string, Record<string, Handler>>): string {
+  return Object.keys(table[path] ?? { GET: 0 }).join(', ');
+}
+
+function logRequest(logger: Logger, ex: Exchange, ctx: RequestContext, ms: number): void {
+  if (!logger.isLevelEnabled('info')) return;
+  const status = ex.signal.aborted && ctx.status === 200 ? 499 : ctx.status;
+  logger.info(
+    {
+      requestId: ctx.requestId,
+      method: ex.method,
+      path: ex.path,
+      model: ctx.model,
+      status,
+      ms: Math.round(ms * 10) / 10,
+      deployment: ctx.result?.deployment ?? ctx.error?.deployment,
+      attempts: ctx.result?.attempts ?? ctx.attempts,
+      error: ctx.error ? { kind: ctx.error.kind, code: ctx.error.code, message: ctx.error.message } : undefined,
+    },
+    'request',
+  );
+}

@@ -1,0 +1,22 @@
+/**
+ * One HTTP request/response, independent of where it came from: node:http (the server) or a WHATWG
+ * Request (the in-process `gateway.fetch`). The app only ever talks to this.
+ */
+export interface Exchange {
+  readonly method: string;
+  /** Path without the query string. */
+  readonly path: string;
+  /** Lower-cased names. */
+  readonly headers: Readonly<Record<string, string | string[] | undefined>>;
+  /** Content-Length as declared by the client, when it declared one. */
+  readonly declaredLength: number | undefined;
+  readonly body: AsyncIterable<Uint8Array>;
+  /** Aborted when the client goes away before the response is complete. */
+  readonly signal: AbortSignal;
+  /** Sends status and headers. `closeConnection` asks the adapter not to keep the connection alive. */
+  start(status: number, headers: Record<string, string>, closeConnection?: boolean): void;
+  /** Returns false when the client is not keeping up; wait for `drained()` before writing more. */
+  write(chunk: string): boolean;
+  drained(): Promise<void>;
+  end(chunk?: string): void;
+}

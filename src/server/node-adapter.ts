@@ -1,0 +1,45 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Exchange } from './exchange.js';
+
+/** node:http request/response → Exchange. */
+export function nodeExchange(req: IncomingMessage, res: ServerResponse): Exchange {
+  const url = req.url ?? '/';
+  const q = url.indexOf('?');
+  const ac = new AbortController();
+  res.once('close', () => {
+    if (!res.writableFinished) ac.abort();
+  });
+  const length = req.headers['content-length'];
+  const declared = length === undefined ? undefined : Number(length);
+  return {
+    method: req.method ?? 'GET',
+    path: q === -1 ? url : url.slice(0, q),
+    headers: req.headers,
+    declaredLength: declared !== undefined && Number.isFinite(declared) ? declared : undefined,
+    body: req,
+    signal: ac.signal,
+    start(status, headers, closeConnection) {
+      if (closeConnection) res.shouldKeepAlive = false;
+      res.writeHead(status, headers);
+    },
+    write(chunk) {
+      return res.write(chunk);
+    },
+    drained() {
+      if (res.destroyed || !res.writableNeedDrain) return Promise.resolve();
+      return new Promise<void>((resolve) => {
+        const done = (): void => {
+          res.off('drain', done);
+          res.off('close', done);
+          resolve();
+        };
+        res.on('drain', done);
+        res.on('close', done);
+      });
+    },
+    end(chunk) {
+      if (chunk === undefined) res.end();
+      else res.end(chunk);
+    },
+  };
+}

@@ -1,0 +1,52 @@
+import type { GatewayError } from '../errors.js';
+
+/**
+ * The OpenAI dialect at the edge: the error shape `{"error":{"message","type","code","param"}}` and SSE framing.
+ * This is the only place a GatewayError becomes an OpenAI error.
+ */
+
+function errorType(err: GatewayError): string {
+  const s = err.status;
+  if (s === 401) return 'authentication_error';
+  if (s === 403) return 'permission_error';
+  if (s === 429) return err.kind === 'budget' ? 'insufficient_quota' : 'rate_limit_error';
+  if (s >= 500) return err.kind === 'timeout' ? 'timeout_error' : 'server_error';
+  return 'invalid_request_error';
+}
+
+export function openAIErrorBody(err: GatewayError): string {
+  return JSON.stringify({
+    error: {
+      message: err.message,
+      type: errorType(err),
+      code: err.code ?? err.kind,
+      param: err.param ?? null,
+    },
+  });
+}
+
+/** Headers that go with an error response: Retry-After when the gateway knows when to come back. */
+export function errorHeaders(err: GatewayError): Record<string, string> {
+  const headers: Record<string, string> = { 'content-type': 'application/json' };
+  if (err.retryAfterMs !== undefined && (err.status === 429 || err.status === 503)) {
+    headers['retry-after'] = String(Math.max(1, Math.ceil(err.retryAfterMs / 1000)));
+  }
+  return headers;
+}
+
+export const SSE_HEADERS: Readonly<Record<string, string>> = {
+  'content-type': 'text/event-stream; charset=utf-8',
+  'cache-control': 'no-cache',
+  'x-accel-buffering': 'no',
+};
+
+export function sseData(data: string): string {
+  return `data: ${data}\n\n`;
+}
+
+export const SSE_DONE = 'data: [DONE]\n\n';
+
+/** How a failure after the stream was committed reaches an OpenAI client: an error event, then the end. */
+export function sseError(err: GatewayError): string {
+  return `data: ${openAIErrorBody(err)}\n\n`;
+}

@@ -1,0 +1,2 @@
+export { Transport, mapTransportError, type SendOptions, type UpstreamResponse } from './transport.js';
+export * from './types.js';

@@ -1,0 +1,187 @@
+import { Agent, type Dispatcher, EnvHttpProxyAgent, ProxyAgent } from 'undici';
+import type { ProviderConfig, Timeouts } from '../config/types.js';
+import { GatewayError } from '../errors.js';
+import type { Headers, UpstreamRequest } from './types.js';
+import { preciseConnector } from './connector.js';
+import { Watchdog } from './watchdog.js';
+
+/** The only upstream I/O of the gateway: pooled keep-alive connections, timeouts, egress proxies. */
+
+export interface SendOptions {
+  request: UpstreamRequest;
+  provider: ProviderConfig;
+  timeouts: Pick<Timeouts, 'connect_ms' | 'first_byte_ms' | 'idle_ms'>;
+  /** Aborted when the request's deadline passes or its client goes away; its reason is rethrown. */
+  signal: AbortSignal;
+  /** Names the upstream in error messages, e.g. `Upstream openai-east/gpt-4o`. */
+  label: string;
+}
+
+export interface UpstreamResponse {
+  status: number;
+  headers: Headers;
+  /** The body, with the first-byte and idle timeouts enforced while it is read. */
+  body: AsyncIterable<Buffer>;
+  /** Reads the whole body as text (bounded). */
+  text(): Promise<string>;
+  /** Drops the response and frees its connection. Safe to call more than once. */
+  discard(): void;
+}
+
+const MAX_BUFFERED_BODY = 64 * 1024 * 1024;
+const PROXY_ENV = ['HTTPS_PROXY', 'https_proxy', 'HTTP_PROXY', 'http_proxy'];
+
+export class Transport {
+  private readonly dispatchers = new Map<string, Dispatcher>();
+  private readonly envProxy: boolean;
+
+  constructor(env: Record<string, string | undefined> = process.env) {
+    this.envProxy = PROXY_ENV.some((k) => Boolean(env[k]));
+  }
+
+  async send(opts: SendOptions): Promise<UpstreamResponse> {
+    const { request, provider, timeouts, signal, label: what } = opts;
+    const url = new URL(request.url);
+    const ac = new AbortController();
+    const onOuterAbort = (): void => ac.abort(signal.reason);
+    if (signal.aborted) throw abortReason(signal.reason);
+    signal.addEventListener('abort', onOuterAbort, { once: true });
+    const dog = new Watchdog(timeouts.first_byte_ms, timeouts.idle_ms, what, (err) => ac.abort(err));
+    let done = false;
+    const finish = (): void => {
+      if (done) return;
+      done = true;
+      dog.stop();
+      signal.removeEventListener('abort', onOuterAbort);
+    };
+    const failure = (err: unknown): GatewayError => {
+      finish();
+      return mapTransportError(err, dog.error ?? (ac.signal.aborted ? ac.signal.reason : undefined), what);
+    };
+
+    let res: Dispatcher.ResponseData;
+    try {
+      res = await this.dispatcherFor(provider, timeouts.connect_ms).request({
+        origin: url.origin,
+        path: url.pathname + url.search,
+        method: request.method,
+        headers: request.headers,
+        body: request.body,
+        signal: ac.signal,
+        // Our watchdog owns these; undici's own stay as a generous backstop.
+        headersTimeout: timeouts.first_byte_ms + 5000,
+        bodyTimeout: Math.max(timeouts.first_byte_ms, timeouts.idle_ms) + 5000,
+      });
+    } catch (err) {
+      throw failure(err);
+    }
+
+    const raw = res.body;
+    async function* timedBody(): AsyncGenerator<Buffer> {
+      try {
+        for await (const chunk of raw) {
+          dog.chunk();
+          yield chunk as Buffer;
+          dog.wait();
+        }
+      } catch (err) {
+        throw failure(err);
+      } finally {
+        finish();
+        if (!raw.destroyed) raw.destroy();
+      }
+    }
+    const body = timedBody();
+    return {
+      status: res.statusCode,
+      headers: res.headers as Headers,
+      body,
+      async text() {
+        const parts: Buffer[] = [];
+        let size = 0;
+        for await (const chunk of body) {
+          size += chunk.length;
+          if (size > MAX_BUFFERED_BODY) {
+            throw new GatewayError('server', `${what} sent a response larger than ${MAX_BUFFERED_BODY} bytes`);
+          }
+          parts.push(chunk);
+        }
+        return Buffer.concat(parts, size).toString('utf8');
+      },
+      discard() {
+        finish();
+        void body.return(undefined);
+        if (!raw.destroyed) raw.destroy();
+      },
+    };
+  }
+
+  private dispatcherFor(provider: ProviderConfig, connectMs: number): Dispatcher {
+    const key = `${provider.name}\u0000${connectMs}`;
+    let d = this.dispatchers.get(key);
+    if (!d) {
+      const common = { connect: { timeout: connectMs, noDelay: true }, keepAliveTimeout: 30_000 };
+      if (provider.proxy) d = new ProxyAgent({ uri: provider.proxy, ...common });
+      else if (this.envProxy) d = new EnvHttpProxyAgent({ ...common, allowH2: true });
+      else d = new Agent({ connect: preciseConnector(connectMs, true), keepAliveTimeout: 30_000, allowH2: true });
+      this.dispatchers.set(key, d);
+    }
+    return d;
+  }
+
+  async close(): Promise<void> {
+    const all = [...this.dispatchers.values()];
+    this.dispatchers.clear();
+    await Promise.all(all.map((d) => d.close().catch(() => d.destroy())));
+  }
+}
+
+function abortReason(reason: unknown): GatewayError {
+  return reason instanceof GatewayError
+    ? reason
+    : new GatewayError('connection', 'The request was aborted', { code: 'aborted', retryable: false });
+}
+
+const CONNECTION_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'EPIPE',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'UND_ERR_SOCKET',
+  'UND_ERR_CLOSED',
+  'UND_ERR_DESTROYED',
+  'UND_ERR_RES_CONTENT_LENGTH_MISMATCH',
+  'HPE_INVALID_CONSTANT',
+  'UND_ERR_PRX_TLS',
+]);
+
+/** undici / socket errors → GatewayError. `reason` is why we aborted, if we did. */
+export function mapTransportError(err: unknown, reason: unknown, what: string): GatewayError {
+  if (reason !== undefined) return abortReason(reason);
+  if (err instanceof GatewayError) return err;
+  const code = errorCode(err);
+  if (code === 'UND_ERR_CONNECT_TIMEOUT') {
+    return new GatewayError('timeout', `${what}: connecting timed out (connect timeout)`, { code: 'connect_timeout', cause: err });
+  }
+  if (code === 'UND_ERR_HEADERS_TIMEOUT') {
+    return new GatewayError('timeout', `${what} sent no response headers in time`, { code: 'first_byte_timeout', cause: err });
+  }
+  if (code === 'UND_ERR_BODY_TIMEOUT') {
+    return new GatewayError('timeout', `${what} stalled mid-response`, { code: 'idle_timeout', cause: err });
+  }
+  const label = code && (CONNECTION_CODES.has(code) || code.startsWith('E') || code.startsWith('HPE_')) ? code : 'error';
+  return new GatewayError('connection', `${what}: connection failed (${label})`, { code: 'upstream_connection', cause: err });
+}
+
+function errorCode(err: unknown): string | undefined {
+  let e: unknown = err;
+  for (let i = 0; i < 3 && e && typeof e === 'object'; i++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string') return code;
+    e = (e as { cause?: unknown }).cause;
+  }
+  return undefined;
+}

@@ -1,0 +1,161 @@
+import { request } from 'node:http';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startStack, type Stack } from './helpers.js';
+
+let stack: Stack;
+beforeAll(async () => {
+  stack = await startStack({ server: { max_body_bytes: 64 * 1024 } });
+});
+afterAll(async () => {
+  await stack.close();
+});
+
+async function post(path: string, body: string, headers: Record<string, string> = {}) {
+  const res = await fetch(`${stack.server.url}${path}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body,
+  });
+  return { status: res.status, headers: res.headers, json: (await res.json()) as { error: Record<string, unknown> } };
+}
+
+async function goodRequestStillWorks() {
+  const res = await stack.client.chat.completions.create({ model: 'gpt-test', messages: [{ role: 'user', content: 'hi' }] });
+  expect(res.choices[0]?.message.content).toBeTruthy();
+}
+
+function expectOpenAIError(json: { error: Record<string, unknown> }) {
+  expect(Object.keys(json.error).sort()).toEqual(['code', 'message', 'param', 'type']);
+  expect(typeof json.error.message).toBe('string');
+  expect(String(json.error.message)).not.toMatch(/\bat .*\.(js|ts):\d+/); // no stack traces
+}
+
+const chat = '/v1/chat/completions';
+
+describe('bad input gets a clear error in OpenAI shape, and the gateway keeps serving', () => {
+  it('413 for a declared body over the limit, without reading it', async () => {
+    const status = await new Promise<number>((resolve, reject) => {
+      const req = request(`${stack.server.url}${chat}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'content-length': String(10 * 1024 * 1024) },
+      });
+      req.on('response', (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      });
+      req.on('error', reject);
+      req.write('{"model":"gpt-test",'); // a sliver of the promised 10 MiB, then wait for the verdict
+    });
+    expect(status).toBe(413);
+    await goodRequestStillWorks();
+  });
+
+  it('413 for a chunked body that grows past the limit', async () => {
+    const big = JSON.stringify({ model: 'gpt-test', messages: [{ role: 'user', content: 'x'.repeat(100_000) }] });
+    const stream = new ReadableStream({
+      start(c) {
+        c.enqueue(new TextEncoder().encode(big));
+        c.close();
+      },
+    });
+    const res = await fetch(`${stack.server.url}${chat}`, {
+      method: 'POST',
+      body: stream,
+      duplex: 'half',
+      headers: { 'content-type': 'application/json' },
+    } as RequestInit);
+    expect(res.status).toBe(413);
+    const json = (await res.json()) as { error: Record<string, unknown> };
+    expectOpenAIError(json);
+    expect(json.error.code).toBe('request_too_large');
+    await goodRequestStillWorks();
+  });
+
+  it('400 for malformed JSON', async () => {
+    const { status, json } = await post(chat, '{"model": "gpt-test", "messages": [');
+    expect(status).toBe(400);
+    expectOpenAIError(json);
+    expect(json.error.type).toBe('invalid_request_error');
+    expect(json.error.message).toMatch(/not valid JSON/);
+    await goodRequestStillWorks();
+  });
+
+  it('400 naming a missing field', async () => {
+    const { status, json } = await post(chat, JSON.stringify({ model: 'gpt-test' }));
+    expect(status).toBe(400);
+    expectOpenAIError(json);
+    expect(json.error.param).toBe('messages');
+    expect(json.error.message).toMatch(/messages/);
+    await goodRequestStillWorks();
+  });
+
+  it('400 naming a mistyped field', async () => {
+    const body = { model: 'gpt-test', messages: [{ role: 'user', content: 'hi' }], temperature: 'hot' };
+    const { status, json } = await post(chat, JSON.stringify(body));
+    expect(status).toBe(400);
+    expect(json.error.param).toBe('temperature');
+    const bad = await post(chat, JSON.stringify({ model: 'gpt-test', messages: [{ role: 'robot', content: 'x' }] }));
+    expect(bad.status).toBe(400);
+    expect(bad.json.error.param).toBe('messages[0].role');
+    expect(bad.json.error.message).toMatch(/robot/);
+    const noInput = await post('/v1/embeddings', JSON.stringify({ model: 'gpt-test' }));
+    expect(noInput.status).toBe(400);
+    expect(noInput.json.error.param).toBe('input');
+    await goodRequestStillWorks();
+  });
+
+  it('404 model_not_found naming the model and the known ones, through the SDK too', async () => {
+    const { status, json } = await post(chat, JSON.stringify({ model: 'gpt-9', messages: [{ role: 'user', content: 'x' }] }));
+    expect(status).toBe(404);
+    expectOpenAIError(json);
+    expect(json.error.code).toBe('model_not_found');
+    expect(json.error.message).toMatch(/gpt-9/);
+    expect(json.error.message).toMatch(/gpt-test, other-model/);
+    const err = await stack.client.chat.completions
+      .create({ model: 'gpt-9', messages: [{ role: 'user', content: 'x' }] })
+      .catch((e: unknown) => e);
+    expect(err).toMatchObject({ status: 404, code: 'model_not_found' });
+    expect(stack.mock.stats().records.every((r) => (r.body as { model?: string }).model !== 'gpt-9')).toBe(true);
+    await goodRequestStillWorks();
+  });
+
+  it('405 for a wrong method, 404 for an unknown path', async () => {
+    const wrong = await fetch(`${stack.server.url}${chat}`);
+    expect(wrong.status).toBe(405);
+    expect(wrong.headers.get('allow')).toBe('POST');
+    expectOpenAIError((await wrong.json()) as { error: Record<string, unknown> });
+    const unknown = await fetch(`${stack.server.url}/v1/nothing-here`, { method: 'POST', body: '{}' });
+    expect(unknown.status).toBe(404);
+    expect(unknown.headers.get('x-request-id')).toBeTruthy();
+    expectOpenAIError((await unknown.json()) as { error: Record<string, unknown> });
+    await goodRequestStillWorks();
+  });
+
+  it('an upstream 400 comes back as 400 with its message; a 429 keeps its Retry-After', async () => {
+    stack.mock.setPlan({ script: [{ status: 400 }, { status: 429, retry_after: 7 }] });
+    try {
+      const bad = await post(chat, JSON.stringify({ model: 'gpt-test', messages: [{ role: 'user', content: 'x' }] }));
+      expect(bad.status).toBe(400);
+      expectOpenAIError(bad.json);
+      const limited = await post(chat, JSON.stringify({ model: 'gpt-test', messages: [{ role: 'user', content: 'x' }] }));
+      expect(limited.status).toBe(429);
+      expect(limited.json.error.type).toBe('rate_limit_error');
+      expect(limited.headers.get('retry-after')).toBe('7');
+    } finally {
+      stack.mock.setPlan({});
+    }
+    await goodRequestStillWorks();
+  });
+
+  it('a malformed upstream body is a 502, not garbage passed on', async () => {
+    stack.mock.setPlan({ script: [{ malformed: true }] });
+    try {
+      const res = await post(chat, JSON.stringify({ model: 'gpt-test', messages: [{ role: 'user', content: 'x' }] }));
+      expect(res.status).toBe(502);
+      expect(res.json.error.code).toBe('upstream_malformed_response');
+    } finally {
+      stack.mock.setPlan({});
+    }
+    await goodRequestStillWorks();
+  });
+});

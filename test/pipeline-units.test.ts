@@ -1,0 +1,93 @@
+import { describe, expect, it } from 'vitest';
+import { carriesToken, decodeSSE } from '../src/pipeline/sse.js';
+import { openaiProvider } from '../src/providers/openai.js';
+import type { Deployment } from '../src/providers/types.js';
+import { validateChat, validateEmbeddings } from '../src/server/validate.js';
+import { Watchdog } from '../src/transport/watchdog.js';
+
+const d = { id: 'p/m', provider: { name: 'p', api_key: undefined }, model: 'm' } as unknown as Deployment;
+
+async function* bytes(parts: (string | Buffer)[]) {
+  for (const p of parts) yield typeof p === 'string' ? Buffer.from(p) : p;
+}
+
+describe('decodeSSE', () => {
+  it('parses events split anywhere, including inside a multi-byte character', async () => {
+    const text = 'data: {"choices":[{"delta":{"content":"héllo"}}]}\n\ndata: [DONE]\n\n';
+    const buf = Buffer.from(text);
+    const cut = buf.indexOf(Buffer.from('é')) + 1; // between the two bytes of é
+    const parts = [buf.subarray(0, 7), buf.subarray(7, cut), buf.subarray(cut)];
+    const events = [];
+    for await (const e of decodeSSE(bytes(parts), openaiProvider.createStreamDecoder(d))) events.push(e);
+    expect(events).toHaveLength(2);
+    expect(events[0]).toEqual({ type: 'chunk', data: '{"choices":[{"delta":{"content":"héllo"}}]}' });
+    expect(events[1]).toEqual({ type: 'done' });
+  });
+
+  it('ignores comments and keeps multi-line data', async () => {
+    const events = [];
+    for await (const e of decodeSSE(bytes([': keep-alive\n\n', 'data: {"a":\ndata: 1}\n\n']), openaiProvider.createStreamDecoder(d))) {
+      events.push(e);
+    }
+    expect(events).toEqual([{ type: 'chunk', data: '{"a":\n1}' }]);
+  });
+});
+
+describe('carriesToken (commit on first token)', () => {
+  it('a role-only opening chunk does not commit; content, tool calls, finish and usage do', () => {
+    expect(carriesToken('{"choices":[{"delta":{"role":"assistant","content":""}}]}')).toBe(false);
+    expect(carriesToken('{"choices":[{"delta":{"content":"Hi"}}]}')).toBe(true);
+    expect(carriesToken('{"choices":[{"delta":{"tool_calls":[{"index":0}]}}]}')).toBe(true);
+    expect(carriesToken('{"choices":[{"delta":{},"finish_reason":"stop"}]}')).toBe(true);
+    expect(carriesToken('{"choices":[],"usage":{"total_tokens":3}}')).toBe(true);
+  });
+});
+
+describe('request validation', () => {
+  const msg = [{ role: 'user', content: 'x' }];
+  it('accepts a normal request and reports stream', () => {
+    expect(validateChat({ model: 'm', messages: msg, stream: true })).toEqual({ model: 'm', stream: true });
+    expect(validateChat({ model: 'm', messages: [{ role: 'assistant', content: null, tool_calls: [] }] }).stream).toBe(false);
+  });
+  it.each([
+    [{ messages: msg }, 'model'],
+    [{ model: 3, messages: msg }, 'model'],
+    [{ model: 'm' }, 'messages'],
+    [{ model: 'm', messages: 'hi' }, 'messages'],
+    [{ model: 'm', messages: [] }, 'messages'],
+    [{ model: 'm', messages: ['hi'] }, 'messages[0]'],
+    [{ model: 'm', messages: [{ content: 'x' }] }, 'messages[0].role'],
+    [{ model: 'm', messages: [{ role: 'user', content: 5 }] }, 'messages[0].content'],
+    [{ model: 'm', messages: [{ role: 'user' }] }, 'messages[0].content'],
+    [{ model: 'm', messages: msg, stream: 'yes' }, 'stream'],
+    [{ model: 'm', messages: msg, max_tokens: '10' }, 'max_tokens'],
+    [{ model: 'm', messages: msg, tools: {} }, 'tools'],
+  ])('%j → 400 naming %s', (body, param) => {
+    expect(() => validateChat(body as Record<string, unknown>)).toThrow(expect.objectContaining({ status: 400, param }));
+  });
+  it('embeddings input', () => {
+    expect(validateEmbeddings({ model: 'm', input: ['a', 'b'] })).toEqual({ model: 'm' });
+    expect(validateEmbeddings({ model: 'm', input: [[1, 2]] })).toEqual({ model: 'm' });
+    expect(() => validateEmbeddings({ model: 'm', input: [{}] })).toThrow(expect.objectContaining({ param: 'input' }));
+  });
+});
+
+describe('Watchdog', () => {
+  it('fires first-byte, then idle only while waiting', async () => {
+    const fired: string[] = [];
+    const dog = new Watchdog(50, 40, 'U', (e) => fired.push(e.code!));
+    await new Promise((r) => setTimeout(r, 80));
+    expect(fired).toEqual(['first_byte_timeout']);
+    dog.stop();
+
+    const idle: string[] = [];
+    const dog2 = new Watchdog(50, 40, 'U', (e) => idle.push(e.code!));
+    dog2.chunk(); // first byte arrived; consumer is busy (not waiting) for longer than idle_ms
+    await new Promise((r) => setTimeout(r, 100));
+    expect(idle).toEqual([]);
+    dog2.wait();
+    await new Promise((r) => setTimeout(r, 70));
+    expect(idle).toEqual(['idle_timeout']);
+    dog2.stop();
+  });
+});

@@ -1,0 +1,89 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startStack, type Stack } from './helpers.js';
+
+let stack: Stack;
+beforeAll(async () => {
+  stack = await startStack();
+});
+afterAll(async () => {
+  await stack.close();
+});
+
+describe('client abort mid-stream', () => {
+  it('closes the upstream stream within 1 s', async () => {
+    stack.mock.setPlan({ default: { chunk_gap_ms: 100 } });
+    const ac = new AbortController();
+    const stream = await stack.client.chat.completions.create(
+      { model: 'gpt-test', messages: [{ role: 'user', content: 'long answer please' }], stream: true },
+      { signal: ac.signal },
+    );
+    let seen = 0;
+    let abortedAt = 0;
+    await (async () => {
+      for await (const _ of stream) {
+        if (++seen === 2) {
+          abortedAt = Date.now();
+          ac.abort();
+        }
+      }
+    })().catch(() => undefined);
+    expect(seen).toBeGreaterThanOrEqual(2);
+    const deadline = Date.now() + 1500;
+    let record = stack.mock.stats().records.at(-1)!;
+    while (record.closedByClientAt === undefined && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 20));
+      record = stack.mock.stats().records.at(-1)!;
+    }
+    stack.mock.setPlan({});
+    expect(record.closedByClientAt).toBeDefined();
+    expect(record.closedByClientAt! - abortedAt).toBeLessThan(1000);
+    // and the gateway keeps serving
+    const ok = await stack.client.chat.completions.create({ model: 'gpt-test', messages: [{ role: 'user', content: 'hi' }] });
+    expect(ok.choices[0]?.message.content).toBeTruthy();
+  });
+
+  it('an upstream that cuts the stream after two chunks ends the client stream with an error event', async () => {
+    stack.mock.setPlan({ default: { cut_after: 2 } });
+    const stream = await stack.client.chat.completions.create({
+      model: 'gpt-test',
+      messages: [{ role: 'user', content: 'hi' }],
+      stream: true,
+    });
+    let text = '';
+    const err = await (async () => {
+      for await (const chunk of stream) text += chunk.choices[0]?.delta.content ?? '';
+    })().catch((e: unknown) => e);
+    stack.mock.setPlan({});
+    expect(text.length).toBeGreaterThan(0);
+    expect(err).toBeInstanceOf(Error);
+    expect((err as Error).message).toMatch(/upstream\/mock-gpt/);
+  });
+
+  it('an upstream error event mid-stream reaches the client as an error event', async () => {
+    stack.mock.setPlan({ default: { error_event_after: 2 } });
+    const stream = await stack.client.chat.completions.create({
+      model: 'gpt-test',
+      messages: [{ role: 'user', content: 'hi' }],
+      stream: true,
+    });
+    const err = await (async () => {
+      for await (const _ of stream) {
+        // drain
+      }
+    })().catch((e: unknown) => e);
+    stack.mock.setPlan({});
+    expect(err).toBeInstanceOf(Error);
+    expect((err as Error).message).toMatch(/mid-stream/);
+  });
+
+  it('an upstream failure before the first token is an HTTP error, not a broken stream', async () => {
+    stack.mock.setPlan({ script: [{ status: 503 }, { reset: true }] });
+    for (const code of [503, 502]) {
+      const err = await stack.client.chat.completions
+        .create({ model: 'gpt-test', messages: [{ role: 'user', content: 'hi' }], stream: true })
+        .catch((e: unknown) => e);
+      expect(err).toMatchObject({ status: code });
+    }
+    stack.mock.setPlan({});
+  });
+});
