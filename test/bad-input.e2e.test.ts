@@ -4,7 +4,11 @@ import { startStack, type Stack } from './helpers.js';
 
 let stack: Stack;
 beforeAll(async () => {
-  stack = await startStack({ server: { max_body_bytes: 64 * 1024 } });
+  stack = await startStack({
+    server: { max_body_bytes: 64 * 1024 },
+    // One attempt per request: these tests are about how a single upstream answer reaches the client.
+    extra: { retry: { max_attempts: 1 }, health: { failure_threshold: 1000, min_requests: 1000 } },
+  });
 });
 afterAll(async () => {
   await stack.close();
@@ -137,7 +141,8 @@ describe('bad input gets a clear error in OpenAI shape, and the gateway keeps se
       const bad = await post(chat, JSON.stringify({ model: 'gpt-test', messages: [{ role: 'user', content: 'x' }] }));
       expect(bad.status).toBe(400);
       expectOpenAIError(bad.json);
-      const limited = await post(chat, JSON.stringify({ model: 'gpt-test', messages: [{ role: 'user', content: 'x' }] }));
+      // other-model has its own deployment: its 7 s cooldown must not hold up the other tests.
+      const limited = await post(chat, JSON.stringify({ model: 'other-model', messages: [{ role: 'user', content: 'x' }] }));
       expect(limited.status).toBe(429);
       expect(limited.json.error.type).toBe('rate_limit_error');
       expect(limited.headers.get('retry-after')).toBe('7');

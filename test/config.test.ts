@@ -64,8 +64,8 @@ describe('parseConfig', () => {
     });
     expect(config.providers['openai-west']?.base_url).toBe('https://west.example.com/v1');
     expect(config.models['gpt-4o']?.targets).toEqual([
-      { provider: 'openai-east', model: 'gpt-4o', weight: 3 },
-      { provider: 'openai-west', model: 'gpt-4o', weight: 1 },
+      { provider: 'openai-east', model: 'gpt-4o', weight: 3, priority: 1 },
+      { provider: 'openai-west', model: 'gpt-4o', weight: 1, priority: 1 },
     ]);
     expect(config.models['gpt-4o']?.fallbacks).toEqual(['gpt-4o-mini', 'claude-sonnet']);
     expect(config.models['claude-sonnet']?.name).toBe('claude-sonnet');
@@ -75,12 +75,24 @@ describe('parseConfig', () => {
     const config = resolveConfig(MINIMAL, {});
     expect(config.server).toEqual({ host: '127.0.0.1', port: 4000, max_body_bytes: 33554432, drain_timeout_ms: 30000 });
     expect(config.timeouts).toEqual({ connect_ms: 5000, first_byte_ms: 60000, idle_ms: 60000, total_ms: 600000 });
-    expect(config.retry).toEqual({ max_attempts: 3, base_delay_ms: 500, max_delay_ms: 8000 });
+    expect(config.retry).toEqual({
+      max_attempts: 3,
+      base_delay_ms: 500,
+      max_delay_ms: 8000,
+      max_retry_after_ms: 60000,
+      budget_ratio: 0.1,
+      max_fallbacks: 3,
+    });
+    expect(config.health).toEqual({ failure_threshold: 5, failure_ratio: 0.5, min_requests: 10, window_s: 30, cooldown_s: 30 });
+    expect(config.models.a?.strategy).toBe('weighted');
     expect(config.logging).toEqual({ level: 'info' });
     expect(config.models.a).toEqual({
       name: 'a',
-      targets: [{ provider: 'openai', model: 'gpt-4o', weight: 1 }],
+      targets: [{ provider: 'openai', model: 'gpt-4o', weight: 1, priority: 1 }],
+      strategy: 'weighted',
       fallbacks: [],
+      context_window_fallbacks: [],
+      content_policy_fallbacks: [],
       timeouts: config.timeouts,
       retry: config.retry,
     });
@@ -99,7 +111,7 @@ models:
       {},
     );
     expect(config.models.slow?.timeouts).toEqual({ connect_ms: 1000, first_byte_ms: 60000, idle_ms: 60000, total_ms: 900000 });
-    expect(config.models.slow?.retry).toEqual({ max_attempts: 1, base_delay_ms: 500, max_delay_ms: 8000 });
+    expect(config.models.slow?.retry).toMatchObject({ max_attempts: 1, base_delay_ms: 500, max_delay_ms: 8000 });
     expect(config.models.fast?.timeouts.connect_ms).toBe(1000);
     expect(config.models.fast?.retry.max_attempts).toBe(5);
     expect(config.providers.p?.api_key).toBeUndefined();
@@ -113,7 +125,7 @@ models:
       config.server.port = 1;
     }).toThrow(TypeError);
     expect(() => {
-      (config.models.a.targets as TargetConfig[]).push({ provider: 'x', model: 'y', weight: 1 });
+      (config.models.a.targets as TargetConfig[]).push({ provider: 'x', model: 'y', weight: 1, priority: 1 });
     }).toThrow(TypeError);
     expect(() => {
       (config.providers.openai.headers as Record<string, string>).evil = 'x';

@@ -102,13 +102,20 @@ describe('OpenAI SDK → lifeline serve → mock', () => {
     for (const line of stack.lines) expect(line).not.toContain(PROVIDER_KEY);
   });
 
-  it('redacts the provider key from an upstream auth error', async () => {
+  it('redacts the provider key from an upstream auth error, and takes that deployment out of rotation loudly', async () => {
+    // other-model has its own deployment, so disabling it leaves gpt-test alone.
     stack.mock.setPlan({ script: [{ status: 401 }] });
     try {
-      const err = await stack.client.chat.completions.create({ model: 'gpt-test', messages }).catch((e: unknown) => e);
+      const err = await stack.client.chat.completions.create({ model: 'other-model', messages }).catch((e: unknown) => e);
       expect(err).toMatchObject({ status: 502 });
       expect(JSON.stringify(err)).not.toContain(PROVIDER_KEY);
       expect(String((err as Error).message)).toContain('credentials');
+      const before = stack.mock.stats().requests;
+      const again = await stack.client.chat.completions.create({ model: 'other-model', messages }).catch((e: unknown) => e);
+      expect(again).toMatchObject({ status: 503 });
+      expect(String((again as Error).message)).toMatch(/upstream\/mock-other disabled/);
+      expect(stack.mock.stats().requests).toBe(before); // no upstream call for a disabled key
+      expect(stack.lines.some((l) => l.includes('"level":50') && l.includes('upstream/mock-other'))).toBe(true);
     } finally {
       stack.mock.setPlan({});
     }

@@ -3,7 +3,11 @@ import { startStack, type Stack } from './helpers.js';
 
 let stack: Stack;
 beforeAll(async () => {
-  stack = await startStack();
+  // One attempt per request: these tests are about what a client sees of a single upstream's failure.
+  stack = await startStack({
+    models: { 'gpt-test': { targets: [{ provider: 'upstream', model: 'mock-gpt' }], retry: { max_attempts: 1 } } },
+    extra: { health: { failure_threshold: 1000, min_requests: 1000 } },
+  });
 });
 afterAll(async () => {
   await stack.close();

@@ -33,9 +33,14 @@ function describeProvider(provider: ProviderConfig): string {
 }
 
 function describeModel(model: ModelConfig, config: Config): string[] {
-  const targets = model.targets.map((target) => `${target.provider}/${target.model} (weight ${target.weight})`);
-  const lines = [`  ${model.name} → ${targets.join(', ')}`];
+  const tiered = model.strategy === 'priority';
+  const targets = model.targets.map(
+    (t) => `${t.provider}/${t.model} (${tiered ? `priority ${t.priority}, ` : ''}weight ${t.weight})`,
+  );
+  const lines = [`  ${model.name} → ${targets.join(', ')}${model.targets.length > 1 ? ` [${model.strategy}]` : ''}`];
   if (model.fallbacks.length > 0) lines.push(`    fallbacks: ${model.fallbacks.join(', ')}`);
+  if (model.context_window_fallbacks.length > 0) lines.push(`    context window fallbacks: ${model.context_window_fallbacks.join(', ')}`);
+  if (model.content_policy_fallbacks.length > 0) lines.push(`    content policy fallbacks: ${model.content_policy_fallbacks.join(', ')}`);
   // Only overrides are shown; repeating the defaults under every model would hide the ones that differ.
   if (!sameValues(model.timeouts, config.timeouts)) lines.push(`    ${describeTimeouts(model.timeouts)}`);
   if (!sameValues(model.retry, config.retry)) lines.push(`    ${describeRetry(model.retry)}`);

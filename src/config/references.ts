@@ -17,7 +17,10 @@ export function checkReferences(raw: unknown): ConfigIssue[] {
     ...checkProviderNames(providers),
     ...Object.entries(models).flatMap(([name, model]) =>
       isPlainObject(model)
-        ? [...checkTargets(name, model.targets, providers), ...checkFallbacks(name, model.fallbacks, Object.keys(models))]
+        ? [
+            ...checkTargets(name, model.targets, providers),
+            ...FALLBACK_LISTS.flatMap((list) => checkFallbacks(name, list, model[list], Object.keys(models))),
+          ]
         : [],
     ),
   ];
@@ -47,11 +50,13 @@ function checkTargets(model: string, targets: unknown, providers: readonly strin
   });
 }
 
-function checkFallbacks(model: string, fallbacks: unknown, models: readonly string[]): ConfigIssue[] {
+const FALLBACK_LISTS = ['fallbacks', 'context_window_fallbacks', 'content_policy_fallbacks'] as const;
+
+function checkFallbacks(model: string, list: string, fallbacks: unknown, models: readonly string[]): ConfigIssue[] {
   if (!Array.isArray(fallbacks)) return [];
   return fallbacks.flatMap((fallback, i): ConfigIssue[] => {
     if (typeof fallback !== 'string' || fallback === '') return [];
-    const path = ['models', model, 'fallbacks', i];
+    const path = ['models', model, list, i];
     if (fallback === model) return [{ path, message: `a model cannot fall back to itself ("${model}")` }];
     if (!models.includes(fallback)) {
       return [{ path, message: `unknown model ${JSON.stringify(fallback)} (known: ${models.join(', ')})` }];

@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { type ConfigIssue, showValue } from './errors.js';
-import type { LoggingConfig, ProviderType, RetryPolicy, Timeouts } from './types.js';
+import type { HealthPolicyConfig, LoggingConfig, ProviderType, RetryPolicy, Strategy, Timeouts } from './types.js';
 
 /**
  * Every provider type and the base URL used when a provider omits `base_url`. Adding a type is one entry
@@ -20,7 +20,17 @@ export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', '
 export const DEFAULTS = {
   server: { host: '127.0.0.1', port: 4000, max_body_bytes: 32 * 1024 * 1024, drain_timeout_ms: 30_000 },
   timeouts: { connect_ms: 5_000, first_byte_ms: 60_000, idle_ms: 60_000, total_ms: 600_000 } satisfies Timeouts,
-  retry: { max_attempts: 3, base_delay_ms: 500, max_delay_ms: 8_000 } satisfies RetryPolicy,
+  retry: {
+    max_attempts: 3,
+    base_delay_ms: 500,
+    max_delay_ms: 8_000,
+    max_retry_after_ms: 60_000,
+    budget_ratio: 0.1,
+    max_fallbacks: 3,
+  } satisfies RetryPolicy,
+  health: { failure_threshold: 5, failure_ratio: 0.5, min_requests: 10, window_s: 30, cooldown_s: 30 } satisfies HealthPolicyConfig,
+  strategy: 'weighted' satisfies Strategy,
+  priority: 1,
   logging: { level: 'info' } satisfies LoggingConfig,
   weight: 1,
 } as const;
@@ -64,6 +74,8 @@ function numeric(what: string, pattern: RegExp, accept: (n: number) => boolean) 
 
 const positiveInteger = () => numeric('a positive integer', /^\d+$/, (n) => Number.isSafeInteger(n) && n > 0);
 const port = () => numeric('a port number 0..65535 (0 = any free port)', /^\d+$/, (n) => Number.isInteger(n) && n >= 0 && n <= 65535);
+const nonNegativeInteger = () => numeric('a whole number ≥ 0', /^\d+$/, (n) => Number.isSafeInteger(n) && n >= 0);
+const fraction = () => numeric('a number from 0 to 1', /^\d+(\.\d+)?$/, (n) => Number.isFinite(n) && n >= 0 && n <= 1);
 const positiveNumber = () => numeric('a positive number', /^\d+(\.\d+)?$/, (n) => Number.isFinite(n) && n > 0);
 
 const nonEmptyString = (what = 'a non-empty string') => z.string({ error: expecting(what) }).min(1, { error: expecting(what) });
@@ -139,6 +151,17 @@ const RetrySchema = section({
   max_attempts: positiveInteger().default(DEFAULTS.retry.max_attempts),
   base_delay_ms: positiveInteger().default(DEFAULTS.retry.base_delay_ms),
   max_delay_ms: positiveInteger().default(DEFAULTS.retry.max_delay_ms),
+  max_retry_after_ms: nonNegativeInteger().default(DEFAULTS.retry.max_retry_after_ms),
+  budget_ratio: fraction().default(DEFAULTS.retry.budget_ratio),
+  max_fallbacks: nonNegativeInteger().default(DEFAULTS.retry.max_fallbacks),
+});
+
+const HealthSchema = section({
+  failure_threshold: positiveInteger().default(DEFAULTS.health.failure_threshold),
+  failure_ratio: fraction().default(DEFAULTS.health.failure_ratio),
+  min_requests: positiveInteger().default(DEFAULTS.health.min_requests),
+  window_s: positiveInteger().default(DEFAULTS.health.window_s),
+  cooldown_s: positiveNumber().default(DEFAULTS.health.cooldown_s),
 });
 
 // Per-model overrides have no defaults of their own: an absent key means "use the global value".
@@ -153,6 +176,9 @@ const RetryOverridesSchema = section({
   max_attempts: positiveInteger().optional(),
   base_delay_ms: positiveInteger().optional(),
   max_delay_ms: positiveInteger().optional(),
+  max_retry_after_ms: nonNegativeInteger().optional(),
+  max_fallbacks: nonNegativeInteger().optional(),
+  // budget_ratio is global only: the budget belongs to a deployment, which several models may share.
 });
 
 const LoggingSchema = section({
@@ -174,13 +200,21 @@ const TargetSchema = section({
   provider: nonEmptyString('the name of an entry under providers'),
   model: nonEmptyString('the model name the upstream knows, e.g. gpt-4o'),
   weight: positiveNumber().default(DEFAULTS.weight),
+  priority: positiveInteger().default(DEFAULTS.priority),
 });
+
+export const STRATEGY_NAMES = ['weighted', 'least-busy', 'latency', 'priority'] as const satisfies readonly Strategy[];
+
+const modelList = () => z.array(nonEmptyString('a model name'), { error: expecting('a list of model names') }).default([]);
 
 const ModelSchema = section({
   targets: z
     .array(TargetSchema, { error: expecting('a list of targets like [{ provider: openai, model: gpt-4o }]') })
     .min(1, { error: 'at least one target is required, e.g. [{ provider: openai, model: gpt-4o }]' }),
-  fallbacks: z.array(nonEmptyString('a model name'), { error: expecting('a list of model names') }).default([]),
+  strategy: oneOf(STRATEGY_NAMES, 'a balancing strategy').default(DEFAULTS.strategy),
+  fallbacks: modelList(),
+  context_window_fallbacks: modelList(),
+  content_policy_fallbacks: modelList(),
   timeouts: TimeoutOverridesSchema.optional(),
   retry: RetryOverridesSchema.optional(),
 });
@@ -203,6 +237,7 @@ export const ConfigSchema = section({
   server: ServerSchema.prefault({}),
   timeouts: TimeoutsSchema.prefault({}),
   retry: RetrySchema.prefault({}),
+  health: HealthSchema.prefault({}),
   logging: LoggingSchema.prefault({}),
   providers: nonEmptyRecord(ProviderSchema, NEED_PROVIDERS),
   models: nonEmptyRecord(ModelSchema, NEED_MODELS),

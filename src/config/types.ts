@@ -17,10 +17,30 @@ export interface Timeouts {
 }
 
 export interface RetryPolicy {
+  /** Attempts per model in the chain (first try + retries across its deployments). */
   max_attempts: number;
   base_delay_ms: number;
   max_delay_ms: number;
+  /** An upstream wait hint longer than this is not waited for: another deployment is tried instead. */
+  max_retry_after_ms: number;
+  /** Retries allowed per deployment as a fraction of its first attempts (Google SRE retry budget). */
+  budget_ratio: number;
+  /** How many fallback models a request may move on to. */
+  max_fallbacks: number;
 }
+
+export interface HealthPolicyConfig {
+  /** Consecutive failures that open a deployment's circuit breaker. */
+  failure_threshold: number;
+  /** Or: this failure ratio over `window_s`, once `min_requests` outcomes are in the window. */
+  failure_ratio: number;
+  min_requests: number;
+  window_s: number;
+  /** How long an open breaker stays open before one probe request is let through. */
+  cooldown_s: number;
+}
+
+export type Strategy = 'weighted' | 'least-busy' | 'latency' | 'priority';
 
 export type ProviderType = 'openai';
 
@@ -43,14 +63,22 @@ export interface TargetConfig {
   /** Model name the upstream knows. */
   model: string;
   weight: number;
+  /** Tier for the `priority` strategy: 1 is tried first. */
+  priority: number;
 }
 
 export interface ModelConfig {
   /** The key under `models:` — what clients send as "model". */
   name: string;
   targets: readonly TargetConfig[];
+  /** How requests are spread over `targets`. */
+  strategy: Strategy;
   /** Other client-facing model names to try, in order, when this one fails. */
   fallbacks: readonly string[];
+  /** Taken instead of `fallbacks` when the prompt does not fit the context window. */
+  context_window_fallbacks: readonly string[];
+  /** Taken instead of `fallbacks` when a content filter refuses the request. */
+  content_policy_fallbacks: readonly string[];
   /** Global timeouts merged with the model's own `timeouts:`. */
   timeouts: Timeouts;
   /** Global retry policy merged with the model's own `retry:`. */
@@ -74,6 +102,7 @@ export interface Config {
   server: ServerConfig;
   timeouts: Timeouts;
   retry: RetryPolicy;
+  health: HealthPolicyConfig;
   logging: LoggingConfig;
   providers: Readonly<Record<string, ProviderConfig>>;
   models: Readonly<Record<string, ModelConfig>>;

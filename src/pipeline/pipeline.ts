@@ -1,10 +1,19 @@
-import type { Config, ModelConfig } from '../config/types.js';
+import type { Config } from '../config/types.js';
 import { GatewayError, toGatewayError } from '../errors.js';
-import { adapterFor } from '../providers/index.js';
-import type { Deployment, Operation, StreamEvent } from '../providers/types.js';
-import { planDeployments, type Route } from '../routing/routes.js';
-import type { Transport, UpstreamResponse } from '../transport/index.js';
-import { carriesToken, decodeSSE } from './sse.js';
+import type { Operation, StreamEvent } from '../providers/types.js';
+import { rateLimitResetMs } from '../providers/retry-hints.js';
+import { retryDelay } from '../resilience/index.js';
+import { Deadline, sleep } from '../resilience/deadline.js';
+import { ModelChain } from '../routing/chain.js';
+import type { Route } from '../routing/routes.js';
+import type { Logger } from '../observability/logger.js';
+import type { Transport } from '../transport/index.js';
+import { type AttemptInput, type AttemptRecord, attemptJson, attemptStream, relay } from './attempt.js';
+import { chooseTarget, type Choice } from './choose.js';
+import { Deployments } from './deployments.js';
+import { unavailableError } from './unavailable.js';
+
+export type { AttemptRecord } from './attempt.js';
 
 /** One client request as the engine sees it: already validated, in canonical (OpenAI) shape. */
 export interface GatewayRequest {
@@ -15,15 +24,10 @@ export interface GatewayRequest {
   requestId: string;
   /** Aborted when the client goes away. */
   signal: AbortSignal;
-}
-
-/** What happened upstream, for response headers and the request log. */
-export interface AttemptRecord {
-  deployment: string;
-  status?: number;
-  kind?: string;
-  upstreamRequestId?: string;
-  ms: number;
+  /** The client's `x-lifeline-timeout-ms`: can only lower the model's `total_ms`. */
+  timeoutMs?: number;
+  /** False when the client sent `x-lifeline-fallbacks: off`. */
+  fallbacks?: boolean;
 }
 
 export interface ResultMeta {
@@ -45,173 +49,187 @@ export class PipelineFailure {
   ) {}
 }
 
-/**
- * THE decision loop. Today: one attempt to the first planned deployment, with the request's deadline,
- * commit-on-first-token for streams, and an explicit error event when a committed stream fails.
- * Retries, balancing and failover are added here and in routing/, nowhere else.
- */
-export class Pipeline {
-  constructor(
-    private readonly config: Config,
-    private readonly transport: Transport,
-  ) {}
+type ModelOutcome =
+  | { ok: true; result: GatewayResult; handedOff: boolean }
+  | { ok: false; error: GatewayError; attempted: boolean };
 
-  async run(req: GatewayRequest): Promise<GatewayResult> {
-    const model = req.route.model;
-    const deadline = new Deadline(model.timeouts.total_ms, req.signal);
-    const attempts: AttemptRecord[] = [];
-    const [deployment] = planDeployments(req.route);
-    if (!deployment) {
-      deadline.release();
-      throw new PipelineFailure(new GatewayError('unavailable', `Model "${model.name}" has no deployment`), attempts);
-    }
-    const started = performance.now();
-    const record: AttemptRecord = { deployment: deployment.id, ms: 0 };
-    attempts.push(record);
-    try {
-      const result = req.stream
-        ? await this.openStream(req, model, deployment, deadline, record)
-        : await this.fetchJson(req, model, deployment, deadline.signal, record);
-      record.ms = Math.round(performance.now() - started);
-      const meta: ResultMeta = { deployment: deployment.id, attempts };
-      if (typeof result === 'string') {
-        deadline.release();
-        return { type: 'json', body: result, meta };
-      }
-      return { type: 'stream', events: result, meta };
-    } catch (err) {
-      deadline.release();
-      const error = toGatewayError(err);
-      error.deployment ??= deployment.id;
-      record.ms = Math.round(performance.now() - started);
-      record.kind = error.kind;
-      record.status ??= error.upstreamStatus;
-      throw new PipelineFailure(error, attempts);
-    }
-  }
-
-  private async send(req: GatewayRequest, model: ModelConfig, d: Deployment, signal: AbortSignal, record: AttemptRecord) {
-    const adapter = adapterFor(d.provider.type);
-    const request = adapter.buildRequest(req.op, req.body, d);
-    const res = await this.transport.send({ request, provider: d.provider, timeouts: model.timeouts, signal, label: `Upstream ${d.id}` });
-    record.status = res.status;
-    record.upstreamRequestId = firstHeader(res, 'x-request-id');
-    if (res.status >= 200 && res.status < 300) return { adapter, res };
-    let text = '';
-    try {
-      text = await res.text();
-    } catch {
-      // The error body is only a hint; the status already classifies the failure.
-    }
-    throw adapter.classifyError(res.status, res.headers, text, d);
-  }
-
-  private async fetchJson(req: GatewayRequest, model: ModelConfig, d: Deployment, signal: AbortSignal, record: AttemptRecord) {
-    const { adapter, res } = await this.send(req, model, d, signal, record);
-    return adapter.parseResponse(req.op, await res.text(), d);
-  }
-
-  /** Resolves once the upstream's first token has arrived (commit on first token). */
-  private async openStream(
-    req: GatewayRequest,
-    model: ModelConfig,
-    d: Deployment,
-    deadline: Deadline,
-    record: AttemptRecord,
-  ): Promise<AsyncIterable<StreamEvent>> {
-    const { adapter, res } = await this.send(req, model, d, deadline.signal, record);
-    const events = decodeSSE(res.body, adapter.createStreamDecoder(d));
-    const head: StreamEvent[] = [];
-    try {
-      for (;;) {
-        const next = await events.next();
-        if (next.done) throw streamEndedEarly(d, 'before its first token');
-        const e = next.value;
-        if (e.type === 'error') throw e.error;
-        head.push(e);
-        if (e.type === 'done' || carriesToken(e.data)) break;
-      }
-    } catch (err) {
-      res.discard();
-      throw err;
-    }
-    return relay(head, events, d, res, deadline);
-  }
+export interface PipelineOptions {
+  rand?: () => number;
+  logger?: Logger;
 }
 
-/** Replays the buffered head, then the rest; a failure after commit becomes an error event, never a clean end. */
-async function* relay(
-  head: StreamEvent[],
-  events: AsyncGenerator<StreamEvent>,
-  d: Deployment,
-  res: UpstreamResponse,
-  deadline: Deadline,
-): AsyncGenerator<StreamEvent> {
-  try {
-    for (const e of head) {
-      yield e;
-      if (e.type === 'done') return;
+/**
+ * THE decision loop, and the only place that retries. For each model in the chain (the requested one, then
+ * its fallbacks), attempts go to available deployments chosen by the model's strategy: a fresh deployment at
+ * once, the same one again only after a jittered backoff that honours the upstream's hint and only within the
+ * deployment's retry budget. Every wait spends from the request's deadline; nothing sleeps past it.
+ */
+export class Pipeline {
+  readonly deployments: Deployments;
+  private readonly rand: () => number;
+  private readonly logger: Logger | undefined;
+
+  constructor(
+    config: Config,
+    private readonly transport: Transport,
+    private readonly routes: ReadonlyMap<string, Route>,
+    options: PipelineOptions = {},
+  ) {
+    this.deployments = new Deployments(config);
+    this.rand = options.rand ?? Math.random;
+    this.logger = options.logger;
+  }
+
+  async run(req: GatewayRequest): Promise<GatewayResult> {
+    const primary = req.route;
+    const totalMs = Math.min(primary.model.timeouts.total_ms, req.timeoutMs ?? Number.POSITIVE_INFINITY);
+    const deadline = new Deadline(totalMs, req.signal);
+    const attempts: AttemptRecord[] = [];
+    const chain = new ModelChain(primary, this.routes, req.fallbacks === false ? 0 : primary.model.retry.max_fallbacks);
+    const unavailable: GatewayError[] = [];
+    let handedOff = false;
+    let last: GatewayError | undefined;
+    try {
+      for (let route: Route | undefined = primary; route; ) {
+        const outcome = await this.runModel(req, route, deadline, attempts);
+        if (outcome.ok) {
+          handedOff = outcome.handedOff;
+          if (route !== primary) outcome.result.meta.fallback = route.model.name;
+          return outcome.result;
+        }
+        last = outcome.error;
+        if (!outcome.attempted) unavailable.push(outcome.error);
+        if (deadline.signal.aborted) break;
+        route = chain.next(last.kind);
+      }
+      const error = attempts.length === 0 && unavailable.length > 1 ? mergeUnavailable(unavailable) : last;
+      throw new PipelineFailure(error ?? new GatewayError('unavailable', 'No deployment could be tried'), attempts);
+    } catch (err) {
+      if (err instanceof PipelineFailure) throw err;
+      throw new PipelineFailure(toGatewayError(err), attempts);
+    } finally {
+      if (!handedOff) deadline.release();
     }
-    for (;;) {
-      let next: IteratorResult<StreamEvent>;
+  }
+
+  private async runModel(req: GatewayRequest, route: Route, deadline: Deadline, attempts: AttemptRecord[]): Promise<ModelOutcome> {
+    const { retry, timeouts } = route.model;
+    const excluded = new Set<string>(); // not to be used again by this request (hung, bad key, unknown model)
+    const tried = new Set<string>();
+    let last: GatewayError | undefined;
+    let retries = 0;
+    let waits = 0;
+    let attempted = false;
+    const stop = (error: GatewayError | undefined): ModelOutcome => ({
+      ok: false,
+      error: error ?? unavailableError(route, this.deployments, Date.now()),
+      attempted,
+    });
+
+    for (let n = 0; n < retry.max_attempts; ) {
+      if (deadline.signal.aborted) return stop(abortError(deadline));
+      const now = Date.now();
+      const choice: Choice = chooseTarget(route, this.deployments, excluded, tried, now, this.rand);
+      let waitedMs = 0;
+      if (choice.type === 'none') return stop(last ?? choice.error);
+      if (choice.type === 'wait') {
+        // Everything is cooling down; wait for the earliest only if the hint is short and the deadline allows.
+        const wait = choice.until - now;
+        if (wait > retry.max_retry_after_ms || wait >= deadline.remaining(now) || waits++ >= retry.max_attempts) {
+          return stop(last ?? choice.error);
+        }
+        if (!this.deployments.budget(choice.deployment.id).tryRetry(now)) return stop(last ?? choice.error);
+        await sleep(wait, deadline.signal).catch(() => undefined);
+        continue;
+      }
+      const d = choice.target.deployment;
+      if (choice.type === 'retry') {
+        if (!this.deployments.budget(d.id).tryRetry(now)) return stop(last);
+        const hint = last?.deployment === d.id ? last.retryAfterMs : undefined;
+        waitedMs = retryDelay({ retryIndex: retries++, baseMs: retry.base_delay_ms, maxMs: retry.max_delay_ms, hintMs: hint, rand: this.rand });
+        if (waitedMs >= deadline.remaining(now)) return stop(last);
+        try {
+          await sleep(waitedMs, deadline.signal);
+        } catch {
+          return stop(abortError(deadline));
+        }
+      }
+      const health = this.deployments.health(d.id);
+      if (!health.tryAcquire(Date.now())) {
+        excluded.add(d.id); // a half-open probe is already out; don't count this as an attempt
+        continue;
+      }
+      if (choice.type === 'fresh') this.deployments.budget(d.id).recordAttempt(Date.now());
+      n++;
+      attempted = true;
+      tried.add(d.id);
+      const record: AttemptRecord = { deployment: d.id, ms: 0, ...(waitedMs > 0 ? { waitedMs: Math.round(waitedMs) } : {}) };
+      attempts.push(record);
+      const input: AttemptInput = { transport: this.transport, op: req.op, body: req.body, timeouts, signal: deadline.signal };
+      const t0 = performance.now();
       try {
-        next = await events.next();
+        if (req.stream) {
+          const committed = await attemptStream(input, d, record);
+          record.ms = Math.round(performance.now() - t0);
+          this.succeeded(health, committed.response.headers, record.ms);
+          const events = relay(committed, d, (error) => {
+            if (error && !deadline.signal.aborted) health.recordFailure(Date.now(), error.kind, error.retryAfterMs);
+            health.release();
+            deadline.release();
+          });
+          return { ok: true, handedOff: true, result: { type: 'stream', events, meta: { deployment: d.id, attempts } } };
+        }
+        const { body, headers } = await attemptJson(input, d, record);
+        record.ms = Math.round(performance.now() - t0);
+        this.succeeded(health, headers, record.ms);
+        health.release();
+        return { ok: true, handedOff: false, result: { type: 'json', body, meta: { deployment: d.id, attempts } } };
       } catch (err) {
         const error = toGatewayError(err);
         error.deployment ??= d.id;
-        yield { type: 'error', error };
-        return;
+        record.ms = Math.round(performance.now() - t0);
+        record.kind = error.kind;
+        record.status ??= error.upstreamStatus;
+        const aborted = deadline.signal.aborted;
+        // A client that left or a request out of time says nothing about the deployment's health.
+        if (!aborted) health.recordFailure(Date.now(), error.kind, error.retryAfterMs);
+        health.release();
+        if (aborted) return stop(abortError(deadline));
+        if (error.kind === 'auth') {
+          this.logger?.error(
+            { deployment: d.id, provider: d.provider.name, upstreamStatus: error.upstreamStatus },
+            `upstream rejected the credentials of provider "${d.provider.name}": ${d.id} is out of rotation until the config is reloaded`,
+          );
+        }
+        last = error;
+        if (error.kind === 'bad_request' || error.kind === 'context_length' || error.kind === 'content_policy') return stop(error);
+        const hintTooLong = (error.retryAfterMs ?? 0) > Math.min(retry.max_retry_after_ms, deadline.remaining());
+        if (!error.retryable || error.kind === 'timeout' || hintTooLong) excluded.add(d.id);
       }
-      if (next.done) {
-        yield { type: 'error', error: streamEndedEarly(d, 'without [DONE]') };
-        return;
-      }
-      yield next.value;
-      if (next.value.type !== 'chunk') return;
     }
-  } finally {
-    res.discard();
-    deadline.release();
+    return stop(last);
+  }
+
+  private succeeded(health: ReturnType<Deployments['health']>, headers: Parameters<typeof rateLimitResetMs>[0], ms: number) {
+    const now = Date.now();
+    health.recordSuccess(now, ms);
+    const reset = rateLimitResetMs(headers, now);
+    if (reset !== undefined) health.markExhausted(now + reset);
   }
 }
 
-function streamEndedEarly(d: Deployment, when: string): GatewayError {
-  return new GatewayError('connection', `Upstream ${d.id} ended the stream ${when}`, {
-    code: 'upstream_stream_truncated',
-    deployment: d.id,
+function abortError(deadline: Deadline): GatewayError {
+  const reason: unknown = deadline.signal.reason;
+  return reason instanceof GatewayError ? reason : deadline.expiredError();
+}
+
+/** Every model in the chain was unavailable without a single attempt: one answer naming them all. */
+function mergeUnavailable(errors: GatewayError[]): GatewayError {
+  const allRateLimited = errors.every((e) => e.kind === 'rate_limited');
+  const waits = errors.map((e) => e.retryAfterMs).filter((ms): ms is number => ms !== undefined);
+  return new GatewayError(allRateLimited ? 'rate_limited' : 'unavailable', errors.map((e) => e.message).join(' '), {
+    code: allRateLimited ? 'all_deployments_rate_limited' : 'all_deployments_unavailable',
+    retryable: false,
+    ...(waits.length > 0 ? { retryAfterMs: Math.min(...waits) } : {}),
   });
-}
-
-function firstHeader(res: UpstreamResponse, name: string): string | undefined {
-  const v = res.headers[name];
-  return Array.isArray(v) ? v[0] : v;
-}
-
-/** The request's time budget: aborts its signal at total_ms, or when the client goes away. */
-class Deadline {
-  private readonly ac = new AbortController();
-  private readonly timer: NodeJS.Timeout;
-  private readonly onClientAbort = (): void =>
-    this.ac.abort(new GatewayError('connection', 'The client closed the request', { code: 'client_closed', retryable: false }));
-
-  constructor(
-    totalMs: number,
-    private readonly client: AbortSignal,
-  ) {
-    this.timer = setTimeout(
-      () => this.ac.abort(new GatewayError('timeout', `The request took longer than ${totalMs} ms (total timeout)`, { code: 'total_timeout', retryable: false })),
-      totalMs,
-    );
-    if (client.aborted) this.onClientAbort();
-    else client.addEventListener('abort', this.onClientAbort, { once: true });
-  }
-
-  get signal(): AbortSignal {
-    return this.ac.signal;
-  }
-
-  release(): void {
-    clearTimeout(this.timer);
-    this.client.removeEventListener('abort', this.onClientAbort);
-  }
 }

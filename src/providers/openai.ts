@@ -1,5 +1,5 @@
 import { GatewayError, type ErrorKind } from '../errors.js';
-import { header, parseRetryAfter } from './retry-hints.js';
+import { header, retryHintMs, shouldRetryHeader } from './retry-hints.js';
 import type {
   Deployment,
   Headers,
@@ -110,7 +110,7 @@ export function classifyOpenAIError(status: number, headers: Headers, bodyText: 
     code: code || undefined,
     param: typeof wire.param === 'string' ? wire.param : undefined,
     ...(retryable === undefined ? {} : { retryable }),
-    retryAfterMs: parseRetryAfter(headers),
+    retryAfterMs: retryHintMs(headers),
     upstreamRequestId: header(headers, 'x-request-id'),
     upstreamStatus: status,
     deployment: d.id,
@@ -118,9 +118,8 @@ export function classifyOpenAIError(status: number, headers: Headers, bodyText: 
 }
 
 function shouldRetry(headers: Headers, kind: ErrorKind): boolean | undefined {
-  const hint = header(headers, 'x-should-retry');
-  if (hint === 'true') return true;
-  if (hint === 'false') return false;
+  const hint = shouldRetryHeader(headers);
+  if (hint !== undefined) return hint;
   return kind === 'rate_limited' || kind === 'overloaded' || kind === 'server' || kind === 'timeout'
     ? true
     : undefined;

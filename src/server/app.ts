@@ -36,7 +36,7 @@ interface RequestContext {
 
 export function createApp({ config, transport, logger }: AppDeps): App {
   const routes = buildRoutes(config);
-  const pipeline = new Pipeline(config, transport);
+  const pipeline = new Pipeline(config, transport, routes, { logger });
   const modelNames = [...routes.keys()];
   let draining = false;
 
@@ -70,7 +70,15 @@ export function createApp({ config, transport, logger }: AppDeps): App {
     const route = lookupRoute(model);
     let result: GatewayResult;
     try {
-      result = await pipeline.run({ op, route, body, stream, requestId: ctx.requestId, signal: ex.signal });
+      result = await pipeline.run({
+        op,
+        route,
+        body,
+        stream,
+        requestId: ctx.requestId,
+        signal: ex.signal,
+        ...requestControls(ex.headers),
+      });
     } catch (err) {
       if (!(err instanceof PipelineFailure)) throw err;
       ctx.attempts = err.attempts;
@@ -147,6 +155,29 @@ async function writeStream(ex: Exchange, ctx: RequestContext, events: AsyncItera
     }
   }
   ex.end();
+}
+
+/** The per-request knobs a client may turn: only ever narrowing what the config allows. */
+function requestControls(headers: Exchange['headers']): { timeoutMs?: number; fallbacks?: boolean } {
+  const controls: { timeoutMs?: number; fallbacks?: boolean } = {};
+  const timeout = one(headers['x-lifeline-timeout-ms']);
+  if (timeout !== undefined) {
+    const ms = Number(timeout);
+    if (!/^\d+$/.test(timeout.trim()) || ms <= 0) {
+      throw new GatewayError('bad_request', `Header x-lifeline-timeout-ms must be a positive whole number of milliseconds, got "${timeout.slice(0, 40)}"`, {
+        code: 'invalid_header',
+        param: 'x-lifeline-timeout-ms',
+      });
+    }
+    controls.timeoutMs = ms;
+  }
+  const fallbacks = one(headers['x-lifeline-fallbacks'])?.trim().toLowerCase();
+  if (fallbacks === 'off' || fallbacks === 'false' || fallbacks === '0') controls.fallbacks = false;
+  return controls;
+}
+
+function one(v: string | string[] | undefined): string | undefined {
+  return Array.isArray(v) ? v[0] : v;
 }
 
 function metaHeaders(meta: ResultMeta): Record<string, string> {

@@ -1,2 +1,11 @@
-export { Transport, mapTransportError, type SendOptions, type UpstreamResponse } from './transport.js';
+export {
+  Transport,
+  mapTransportError,
+  proxyFromEnv,
+  type EnvProxy,
+  type SendOptions,
+  type TransportOptions,
+  type UpstreamResponse,
+} from './transport.js';
+export type { TlsOptions } from './connector.js';
 export * from './types.js';

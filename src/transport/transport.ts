@@ -2,7 +2,7 @@ import { Agent, type Dispatcher, EnvHttpProxyAgent, ProxyAgent } from 'undici';
 import type { ProviderConfig, Timeouts } from '../config/types.js';
 import { GatewayError } from '../errors.js';
 import type { Headers, UpstreamRequest } from './types.js';
-import { preciseConnector } from './connector.js';
+import { preciseConnector, type TlsOptions, tlsBuildOptions } from './connector.js';
 import { Watchdog } from './watchdog.js';
 
 /** The only upstream I/O of the gateway: pooled keep-alive connections, timeouts, egress proxies. */
@@ -28,15 +28,30 @@ export interface UpstreamResponse {
   discard(): void;
 }
 
+export interface TransportOptions {
+  /** Where HTTPS_PROXY / HTTP_PROXY / NO_PROXY are read from (either case; upper wins). Default `process.env`. */
+  env?: Record<string, string | undefined>;
+  /** Trust for upstream TLS, direct or through a proxy tunnel. */
+  tls?: TlsOptions;
+}
+
+/** The egress proxy settings found in an environment; `''` means none. */
+export interface EnvProxy {
+  httpProxy: string;
+  httpsProxy: string;
+  noProxy: string;
+}
+
 const MAX_BUFFERED_BODY = 64 * 1024 * 1024;
-const PROXY_ENV = ['HTTPS_PROXY', 'https_proxy', 'HTTP_PROXY', 'http_proxy'];
 
 export class Transport {
   private readonly dispatchers = new Map<string, Dispatcher>();
-  private readonly envProxy: boolean;
+  private readonly envProxy: EnvProxy | undefined;
+  private readonly tls: TlsOptions;
 
-  constructor(env: Record<string, string | undefined> = process.env) {
-    this.envProxy = PROXY_ENV.some((k) => Boolean(env[k]));
+  constructor(options: TransportOptions = {}) {
+    this.envProxy = proxyFromEnv(options.env ?? process.env);
+    this.tls = options.tls ?? {};
   }
 
   async send(opts: SendOptions): Promise<UpstreamResponse> {
@@ -120,10 +135,18 @@ export class Transport {
     const key = `${provider.name}\u0000${connectMs}`;
     let d = this.dispatchers.get(key);
     if (!d) {
-      const common = { connect: { timeout: connectMs, noDelay: true }, keepAliveTimeout: 30_000 };
-      if (provider.proxy) d = new ProxyAgent({ uri: provider.proxy, ...common });
-      else if (this.envProxy) d = new EnvHttpProxyAgent({ ...common, allowH2: true });
-      else d = new Agent({ connect: preciseConnector(connectMs, true), keepAliveTimeout: 30_000, allowH2: true });
+      const connect = preciseConnector(connectMs, true, this.tls);
+      // Through a proxy: `proxyTls` is the hop to the proxy, `requestTls` the TLS inside the tunnel.
+      const tunnel = {
+        proxyTls: { timeout: connectMs, noDelay: true },
+        requestTls: { ...tlsBuildOptions(this.tls), allowH2: true, timeout: connectMs },
+        keepAliveTimeout: 30_000,
+        allowH2: true,
+      };
+      // Every value is passed explicitly, '' included: undici would otherwise fall back to process.env.
+      if (provider.proxy) d = new ProxyAgent({ uri: provider.proxy, ...tunnel });
+      else if (this.envProxy) d = new EnvHttpProxyAgent({ ...this.envProxy, ...tunnel, connect });
+      else d = new Agent({ connect, keepAliveTimeout: 30_000, allowH2: true });
       this.dispatchers.set(key, d);
     }
     return d;
@@ -134,6 +157,13 @@ export class Transport {
     this.dispatchers.clear();
     await Promise.all(all.map((d) => d.close().catch(() => d.destroy())));
   }
+}
+
+/** HTTPS_PROXY / HTTP_PROXY / NO_PROXY from `env`, upper case before lower; undefined when no proxy is set. */
+export function proxyFromEnv(env: Record<string, string | undefined>): EnvProxy | undefined {
+  const read = (name: string): string => env[name.toUpperCase()] || env[name] || '';
+  const proxy = { httpProxy: read('http_proxy'), httpsProxy: read('https_proxy'), noProxy: read('no_proxy') };
+  return proxy.httpProxy || proxy.httpsProxy ? proxy : undefined;
 }
 
 function abortReason(reason: unknown): GatewayError {

@@ -1,0 +1,134 @@
+import type { Timeouts } from '../config/types.js';
+import { GatewayError, toGatewayError } from '../errors.js';
+import { adapterFor } from '../providers/index.js';
+import type { Deployment, Headers, Operation, StreamEvent } from '../providers/types.js';
+import type { Transport, UpstreamResponse } from '../transport/index.js';
+import { carriesToken, decodeSSE } from './sse.js';
+
+/** One upstream attempt: what it needs, and what it reports for logs and health. */
+export interface AttemptInput {
+  transport: Transport;
+  op: Operation;
+  body: Record<string, unknown>;
+  timeouts: Timeouts;
+  signal: AbortSignal;
+}
+
+export interface AttemptRecord {
+  deployment: string;
+  status?: number;
+  kind?: string;
+  upstreamRequestId?: string;
+  /** Time of the attempt itself, to its answer (JSON) or first token (stream). */
+  ms: number;
+  /** Backoff or Retry-After wait spent before this attempt. */
+  waitedMs?: number;
+}
+
+export interface CommittedStream {
+  /** Events read while waiting for the first token; replayed first. */
+  head: StreamEvent[];
+  rest: AsyncGenerator<StreamEvent>;
+  response: UpstreamResponse;
+}
+
+async function send(input: AttemptInput, d: Deployment, record: AttemptRecord) {
+  const adapter = adapterFor(d.provider.type);
+  const request = adapter.buildRequest(input.op, input.body, d);
+  const res = await input.transport.send({
+    request,
+    provider: d.provider,
+    timeouts: input.timeouts,
+    signal: input.signal,
+    label: `Upstream ${d.id}`,
+  });
+  record.status = res.status;
+  record.upstreamRequestId = firstHeader(res.headers, 'x-request-id') ?? firstHeader(res.headers, 'request-id');
+  if (res.status >= 200 && res.status < 300) return { adapter, res };
+  let text = '';
+  try {
+    text = await res.text();
+  } catch {
+    // The error body is only a hint; the status already classifies the failure.
+  }
+  throw adapter.classifyError(res.status, res.headers, text, d);
+}
+
+export async function attemptJson(input: AttemptInput, d: Deployment, record: AttemptRecord) {
+  const { adapter, res } = await send(input, d, record);
+  const body = adapter.parseResponse(input.op, await res.text(), d);
+  return { body, headers: res.headers };
+}
+
+/** Resolves once the upstream's first token has arrived (commit on first token); fails before that otherwise. */
+export async function attemptStream(input: AttemptInput, d: Deployment, record: AttemptRecord): Promise<CommittedStream> {
+  const { adapter, res } = await send(input, d, record);
+  const rest = decodeSSE(res.body, adapter.createStreamDecoder(d));
+  const head: StreamEvent[] = [];
+  try {
+    for (;;) {
+      const next = await rest.next();
+      if (next.done) throw streamEndedEarly(d, 'before its first token');
+      const e = next.value;
+      if (e.type === 'error') throw e.error;
+      head.push(e);
+      if (e.type === 'done' || carriesToken(e.data)) break;
+    }
+  } catch (err) {
+    res.discard();
+    throw err;
+  }
+  return { head, rest, response: res };
+}
+
+/**
+ * Replays the head, then the rest. A failure after commit becomes an error event, never a clean end.
+ * `onEnd` runs exactly once, with the error if the stream failed.
+ */
+export async function* relay(
+  stream: CommittedStream,
+  d: Deployment,
+  onEnd: (error: GatewayError | undefined) => void,
+): AsyncGenerator<StreamEvent> {
+  let failure: GatewayError | undefined;
+  try {
+    for (const e of stream.head) {
+      yield e;
+      if (e.type === 'done') return;
+    }
+    for (;;) {
+      let next: IteratorResult<StreamEvent>;
+      try {
+        next = await stream.rest.next();
+      } catch (err) {
+        failure = toGatewayError(err);
+        failure.deployment ??= d.id;
+        yield { type: 'error', error: failure };
+        return;
+      }
+      if (next.done) {
+        failure = streamEndedEarly(d, 'without [DONE]');
+        yield { type: 'error', error: failure };
+        return;
+      }
+      if (next.value.type === 'error') failure = next.value.error;
+      yield next.value;
+      if (next.value.type !== 'chunk') return;
+    }
+  } finally {
+    stream.response.discard();
+    onEnd(failure);
+  }
+}
+
+function streamEndedEarly(d: Deployment, when: string): GatewayError {
+  return new GatewayError('connection', `Upstream ${d.id} ended the stream ${when}`, {
+    code: 'upstream_stream_truncated',
+    deployment: d.id,
+  });
+}
+
+function firstHeader(headers: Headers, name: string): string | undefined {
+  const v = headers[name];
+  return Array.isArray(v) ? v[0] : v;
+}

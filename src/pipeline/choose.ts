@@ -1,0 +1,54 @@
+import type { GatewayError } from '../errors.js';
+import type { Deployment } from '../providers/types.js';
+import { type Candidate, pickCandidate } from '../routing/balance.js';
+import type { Route, RoutedTarget } from '../routing/routes.js';
+import type { Deployments } from './deployments.js';
+import { unavailableError } from './unavailable.js';
+
+/**
+ * What to do next for one model: try a deployment this request has not tried (at once), try one again
+ * (after a backoff), wait for the earliest to come back from a cooldown, or give up on the model.
+ */
+export type Choice =
+  | { type: 'fresh' | 'retry'; target: RoutedTarget }
+  | { type: 'wait'; until: number; deployment: Deployment; error: GatewayError }
+  | { type: 'none'; error: GatewayError };
+
+export function chooseTarget(
+  route: Route,
+  deployments: Deployments,
+  excluded: ReadonlySet<string>,
+  tried: ReadonlySet<string>,
+  now: number,
+  rand: () => number,
+): Choice {
+  const available: RoutedTarget[] = [];
+  let earliest: { until: number; deployment: Deployment } | undefined;
+  for (const t of route.targets) {
+    const id = t.deployment.id;
+    if (excluded.has(id)) continue;
+    const a = deployments.health(id).availability(now);
+    if (a.available) available.push(t);
+    else if (a.until !== undefined && (!earliest || a.until < earliest.until)) earliest = { until: a.until, deployment: t.deployment };
+  }
+  const fresh = available.filter((t) => !tried.has(t.deployment.id));
+  const pool = fresh.length > 0 ? fresh : available;
+  if (pool.length > 0) {
+    const index = pickCandidate(route.model.strategy, pool.map((t) => candidate(t, deployments, now)), rand);
+    return { type: fresh.length > 0 ? 'fresh' : 'retry', target: pool[index] ?? pool[0]! };
+  }
+  const error = unavailableError(route, deployments, now);
+  if (earliest) return { type: 'wait', ...earliest, error };
+  return { type: 'none', error };
+}
+
+function candidate(t: RoutedTarget, deployments: Deployments, now: number): Candidate {
+  const health = deployments.health(t.deployment.id);
+  return {
+    id: t.deployment.id,
+    weight: t.target.weight,
+    priority: t.target.priority,
+    inflight: health.inflight,
+    latencyMs: health.latency(now),
+  };
+}

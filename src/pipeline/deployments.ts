@@ -1,0 +1,37 @@
+import type { Config } from '../config/types.js';
+import { RetryBudget } from '../resilience/index.js';
+import { type DeploymentHealth, HealthRegistry } from '../routing/health.js';
+
+/** Retries allowed per budget window whatever the traffic, so a quiet deployment can still be retried. */
+const BUDGET_FLOOR = 10;
+const BUDGET_WINDOW_S = 10;
+
+/**
+ * Per-deployment state shared by every request: health (breaker, cooldowns, in-flight, latency) and the retry
+ * budget. In memory for now; this is the seam where shared state (Redis, for N replicas) plugs in.
+ */
+export class Deployments {
+  private readonly registry: HealthRegistry;
+  private readonly budgets = new Map<string, RetryBudget>();
+
+  constructor(private readonly config: Config) {
+    this.registry = new HealthRegistry(() => config.health);
+  }
+
+  health(id: string): DeploymentHealth {
+    return this.registry.get(id);
+  }
+
+  budget(id: string): RetryBudget {
+    let budget = this.budgets.get(id);
+    if (!budget) {
+      budget = new RetryBudget({ ratio: this.config.retry.budget_ratio, min_per_window: BUDGET_FLOOR, window_s: BUDGET_WINDOW_S });
+      this.budgets.set(id, budget);
+    }
+    return budget;
+  }
+
+  snapshot(now: number) {
+    return this.registry.snapshot(now);
+  }
+}

@@ -1,0 +1,37 @@
+import { GatewayError } from '../errors.js';
+import type { Availability } from '../routing/health.js';
+import type { Route } from '../routing/routes.js';
+import type { Deployments } from './deployments.js';
+
+const STATE_TEXT: Record<Availability['state'], string> = {
+  healthy: 'available',
+  open: 'circuit open',
+  half_open: 'probing after an outage',
+  cooling_down: 'cooling down',
+  rate_limited: 'rate-limited',
+  disabled: 'disabled (the upstream rejected its credentials)',
+};
+
+/**
+ * The answer when no deployment of a model can be tried right now: 503, or 429 when every one is
+ * rate-limited, with Retry-After at the earliest moment one may recover and each deployment's state named.
+ */
+export function unavailableError(route: Route, deployments: Deployments, now: number): GatewayError {
+  const states = route.targets.map((t) => ({ id: t.deployment.id, ...deployments.health(t.deployment.id).availability(now) }));
+  const untils = states.map((s) => s.until).filter((u): u is number => u !== undefined);
+  const earliest = untils.length > 0 ? Math.min(...untils) : undefined;
+  const allRateLimited = states.length > 0 && states.every((s) => s.state === 'rate_limited');
+  const parts = states.map((s) => {
+    const when = s.until !== undefined ? ` (retry in ${Math.max(1, Math.ceil((s.until - now) / 1000))} s)` : '';
+    return `${s.id} ${STATE_TEXT[s.state]}${when}`;
+  });
+  return new GatewayError(
+    allRateLimited ? 'rate_limited' : 'unavailable',
+    `No deployment of "${route.model.name}" is available: ${parts.join(', ')}.`,
+    {
+      code: allRateLimited ? 'all_deployments_rate_limited' : 'all_deployments_unavailable',
+      retryable: false,
+      ...(earliest !== undefined ? { retryAfterMs: Math.max(0, earliest - now) } : {}),
+    },
+  );
+}
