@@ -14,6 +14,8 @@ export type Choice =
   | { type: 'wait'; until: number; deployment: Deployment; error: GatewayError }
   | { type: 'none'; error: GatewayError };
 
+const WAITABLE = new Set(['rate_limited', 'cooling_down']);
+
 export function chooseTarget(
   route: Route,
   deployments: Deployments,
@@ -29,7 +31,10 @@ export function chooseTarget(
     if (excluded.has(id)) continue;
     const a = deployments.health(id).availability(now);
     if (a.available) available.push(t);
-    else if (a.until !== undefined && (!earliest || a.until < earliest.until)) earliest = { until: a.until, deployment: t.deployment };
+    // Only an upstream's own hint is worth waiting for; an open breaker means "go elsewhere".
+    else if (WAITABLE.has(a.state) && a.until !== undefined && (!earliest || a.until < earliest.until)) {
+      earliest = { until: a.until, deployment: t.deployment };
+    }
   }
   const fresh = available.filter((t) => !tried.has(t.deployment.id));
   const pool = fresh.length > 0 ? fresh : available;

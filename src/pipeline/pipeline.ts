@@ -119,6 +119,7 @@ export class Pipeline {
     let last: GatewayError | undefined;
     let retries = 0;
     let waits = 0;
+    let waitedForHint = 0; // time spent in 'wait', reported on the attempt that follows it
     let attempted = false;
     const stop = (error: GatewayError | undefined): ModelOutcome => ({
       ok: false,
@@ -140,13 +141,15 @@ export class Pipeline {
         }
         if (!this.deployments.budget(choice.deployment.id).tryRetry(now)) return stop(last ?? choice.error);
         await sleep(wait, deadline.signal).catch(() => undefined);
+        waitedForHint += wait;
         continue;
       }
       const d = choice.target.deployment;
       if (choice.type === 'retry') {
         if (!this.deployments.budget(d.id).tryRetry(now)) return stop(last);
-        const hint = last?.deployment === d.id ? last.retryAfterMs : undefined;
-        waitedMs = retryDelay({ retryIndex: retries++, baseMs: retry.base_delay_ms, maxMs: retry.max_delay_ms, hintMs: hint, rand: this.rand });
+        // An upstream hint needs no floor here: health holds a deployment until its Retry-After has passed,
+        // so a hinted deployment is never offered for a retry early (it comes back through the 'wait' path).
+        waitedMs = retryDelay({ retryIndex: retries++, baseMs: retry.base_delay_ms, maxMs: retry.max_delay_ms, rand: this.rand });
         if (waitedMs >= deadline.remaining(now)) return stop(last);
         try {
           await sleep(waitedMs, deadline.signal);
@@ -163,6 +166,8 @@ export class Pipeline {
       n++;
       attempted = true;
       tried.add(d.id);
+      waitedMs += waitedForHint;
+      waitedForHint = 0;
       const record: AttemptRecord = { deployment: d.id, ms: 0, ...(waitedMs > 0 ? { waitedMs: Math.round(waitedMs) } : {}) };
       attempts.push(record);
       const input: AttemptInput = { transport: this.transport, op: req.op, body: req.body, timeouts, signal: deadline.signal };
