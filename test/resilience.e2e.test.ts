@@ -134,7 +134,7 @@ describe('fallback chains', () => {
     await withWorld(dead, chain, async ({ client, mocks }) => {
       const err = await apiError(chat(client, 'main', { 'x-lifeline-fallbacks': 'off' }));
       // The upstream's own 5xx is passed through (providers/openai.ts: only auth, not_found, timeout are remapped).
-      expect(err.status).toBe(500);
+      expect(err.status).toBe(502);
       expect(err.message).toContain('Upstream east/mock-main answered 500');
       expect(err.headers?.get('x-lifeline-deployment')).toBe('east/mock-main');
       expect(err.headers?.get('x-lifeline-attempts')).toBe('2');
@@ -404,7 +404,7 @@ describe('everything down', () => {
       models: { solo: single('down', 'mock-down') },
     };
     await withWorld({ down: { default: { status: 500 } } }, config, async ({ client, mocks }) => {
-      for (let i = 0; i < 2; i++) expect((await apiError(chat(client, 'solo'))).status).toBe(500);
+      for (let i = 0; i < 2; i++) expect((await apiError(chat(client, 'solo'))).status).toBe(502);
       expect(mocks.down!.stats().requests).toBe(2); // the breaker is open now
       const { value: err, ms } = await timed(() => apiError(chat(client, 'solo')));
       // One comparison, so a failure shows status, latency and upstream traffic together.

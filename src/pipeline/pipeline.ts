@@ -120,6 +120,7 @@ export class Pipeline {
     let retries = 0;
     let waits = 0;
     let waitedForHint = 0; // time spent in 'wait', reported on the attempt that follows it
+    let prepaid = false; // the retry after a 'wait' was already charged to the budget and needs no extra backoff
     let attempted = false;
     const stop = (error: GatewayError | undefined): ModelOutcome => ({
       ok: false,
@@ -142,10 +143,11 @@ export class Pipeline {
         if (!this.deployments.budget(choice.deployment.id).tryRetry(now)) return stop(last ?? choice.error);
         await sleep(wait, deadline.signal).catch(() => undefined);
         waitedForHint += wait;
+        prepaid = true;
         continue;
       }
       const d = choice.target.deployment;
-      if (choice.type === 'retry') {
+      if (choice.type === 'retry' && !prepaid) {
         if (!this.deployments.budget(d.id).tryRetry(now)) return stop(last);
         // An upstream hint needs no floor here: health holds a deployment until its Retry-After has passed,
         // so a hinted deployment is never offered for a retry early (it comes back through the 'wait' path).
@@ -163,6 +165,7 @@ export class Pipeline {
         continue;
       }
       if (choice.type === 'fresh') this.deployments.budget(d.id).recordAttempt(Date.now());
+      prepaid = false;
       n++;
       attempted = true;
       tried.add(d.id);

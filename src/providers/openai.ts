@@ -96,6 +96,8 @@ const CLIENT_STATUS: Partial<Record<ErrorKind, number>> = {
   auth: 502, // the gateway's upstream credentials failed, not the client's
   not_found: 502, // a configured target the upstream does not know is a config fault
   timeout: 504,
+  server: 502, // an upstream 500 is the gateway's bad gateway, whatever code the upstream used
+  overloaded: 503,
 };
 
 export function classifyOpenAIError(status: number, headers: Headers, bodyText: string, d: Deployment): GatewayError {
