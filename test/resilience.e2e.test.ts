@@ -244,7 +244,7 @@ describe('retries and failover inside one model', () => {
       expect(gap).toBeGreaterThanOrEqual(hint - 5);
       expect(gap).toBeLessThan(hint + 300); // waiting the hint twice would be ≥ 800 ms
       const line = await requestLine(lines, 'retry-hint-1');
-      expect(line.attempts[1]?.waitedMs).toBeGreaterThanOrEqual(hint);
+      expect(line.attempts[1]?.waitedMs).toBeGreaterThanOrEqual(hint - 5) // measured from the failure, so a few ms of processing come off;
       expect(line.attempts[1]!.waitedMs!).toBeGreaterThanOrEqual(gap - 100); // the log accounts for the wait
     });
   });

@@ -2,6 +2,7 @@
  * The OpenAI dialect of the mock: request checks, `chat.completion` / `chat.completion.chunk` / embeddings /
  * models bodies, and the `{"error":{...}}` shape. Pure: turns request bodies into `Reply`s.
  */
+import { InvalidRequest } from './dialect.js';
 import {
   contentChars,
   embeddingVector,
@@ -17,15 +18,7 @@ import type { FaultRenderer, Reply, StreamScript } from './respond.js';
 type Json = Record<string, unknown>;
 
 /** A request the real API would refuse; rendered as a 400 (or `status`) in the OpenAI error shape. */
-export class InvalidRequest extends Error {
-  constructor(
-    message: string,
-    readonly param: string | null = null,
-    readonly status = 400,
-  ) {
-    super(message);
-  }
-}
+export { InvalidRequest };
 
 export function errorType(status: number): string {
   if (status === 401) return 'authentication_error';

@@ -7,18 +7,23 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { type Fault, type Outcome, streamStop } from './faults.js';
 import type { MockRequestRecord } from './stats.js';
 
-/** A streamed answer as ready-to-write SSE events. */
+/** One ready-to-write stream event: SSE text, or a binary frame (AWS event stream). */
+export type StreamEventBytes = string | Buffer;
+
+/** A streamed answer as ready-to-write events. */
 export interface StreamScript {
+  /** Default `text/event-stream`; Bedrock's binary frames use `application/vnd.amazon.eventstream`. */
+  contentType?: string;
   /** Events before the content (OpenAI: the `role: "assistant"` chunk, or the tool call's header). */
-  head: string[];
+  head: StreamEventBytes[];
   /** The content events: what `cut_after`/`stall_after`/`error_event_after` and `chunksSent` count. */
-  content: string[];
+  content: StreamEventBytes[];
   /** Events after the content: finish reason, usage, terminator. */
-  tail: string[];
+  tail: StreamEventBytes[];
   /** The mid-stream error event for `error_event_after`. */
-  errorEvent(fault: Fault): string;
+  errorEvent(fault: Fault): StreamEventBytes;
   /** An event whose data is not valid JSON. */
-  malformedEvent: string;
+  malformedEvent: StreamEventBytes;
 }
 
 export type Reply = { kind: 'json'; body: string } | { kind: 'sse'; script: StreamScript };
@@ -56,7 +61,7 @@ export async function pause(ms: number | undefined, signal: AbortSignal): Promis
 }
 
 /** Writes and waits until the bytes are handed to the socket, so a following destroy doesn't drop them. */
-function send(x: Exchange, data: string): Promise<boolean> {
+function send(x: Exchange, data: StreamEventBytes): Promise<boolean> {
   const { res, signal } = x;
   if (signal.aborted || res.destroyed) return Promise.resolve(false);
   return new Promise((resolve) => {
@@ -104,7 +109,7 @@ async function sendBody(x: Exchange, status: number, body: string, fault: Fault,
 }
 
 async function sendStream(x: Exchange, script: StreamScript, fault: Fault, outcome: Outcome): Promise<void> {
-  writeHead(x, 200, fault, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+  writeHead(x, 200, fault, { 'content-type': script.contentType ?? 'text/event-stream', 'cache-control': 'no-cache' });
   x.res.flushHeaders();
   if (!(await pause(fault.first_token_ms, x.signal))) return;
   if (outcome === 'malformed') {
@@ -113,7 +118,7 @@ async function sendStream(x: Exchange, script: StreamScript, fault: Fault, outco
   }
 
   const stop = outcome === 'ok' ? null : streamStop(fault, script.content.length);
-  const events: Array<{ text: string; content: boolean }> = [
+  const events: Array<{ text: StreamEventBytes; content: boolean }> = [
     ...script.head.map((text) => ({ text, content: false })),
     ...script.content.slice(0, stop ? stop.after : undefined).map((text) => ({ text, content: true })),
   ];
@@ -122,13 +127,13 @@ async function sendStream(x: Exchange, script: StreamScript, fault: Fault, outco
 
   // Without a gap, everything goes out in one write: cheap, and still a valid stream of events.
   const gap = fault.chunk_gap_ms ?? 0;
-  let buffer = '';
+  let buffer: Buffer[] = [];
   let bufferedContent = 0;
   const flush = async (): Promise<boolean> => {
-    if (!buffer) return true;
-    const ok = await send(x, buffer);
+    if (buffer.length === 0) return true;
+    const ok = await send(x, buffer.length === 1 ? buffer[0]! : Buffer.concat(buffer));
     if (ok) x.record.chunksSent += bufferedContent;
-    buffer = '';
+    buffer = [];
     bufferedContent = 0;
     return ok;
   };
@@ -136,8 +141,9 @@ async function sendStream(x: Exchange, script: StreamScript, fault: Fault, outco
     if (i > 0 && gap > 0) {
       if (!(await flush()) || !(await pause(gap, x.signal))) return;
     }
-    buffer += events[i].text;
-    if (events[i].content) bufferedContent++;
+    const text = events[i]!.text;
+    buffer.push(typeof text === 'string' ? Buffer.from(text) : text);
+    if (events[i]!.content) bufferedContent++;
   }
   if (!(await flush())) return;
 

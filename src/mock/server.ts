@@ -6,17 +6,9 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo, Socket } from 'node:net';
 import { defaultReply } from './content.js';
 import { type FaultPlan, FaultSchedule, PlanError, plannedOutcome, validatePlan } from './faults.js';
-import {
-  chatAnswer,
-  chatReply,
-  checkChat,
-  embeddingsReply,
-  errorBody,
-  InvalidRequest,
-  modelBody,
-  modelsBody,
-  openaiFaults,
-} from './openai.js';
+import { InvalidRequest, type MockContext } from './dialect.js';
+import { DIALECT_ROUTES } from './dialects.js';
+import { chatAnswer, errorBody } from './openai.js';
 import { deliver, type Exchange, type Reply } from './respond.js';
 import { type MockRequestRecord, type MockStats, RequestLog } from './stats.js';
 
@@ -35,8 +27,10 @@ export interface MockOptions {
 }
 
 export interface MockServer {
-  /** Base URL including `/v1`, e.g. `http://127.0.0.1:PORT/v1`: what a provider's base_url points at. */
+  /** Base URL including `/v1`, e.g. `http://127.0.0.1:PORT/v1`: what an OpenAI-type provider's base_url points at. */
   url: string;
+  /** `http://127.0.0.1:PORT`, for dialects with other path prefixes (Gemini `/v1beta`, Bedrock `/model/…`). */
+  origin: string;
   port: number;
   stats(): MockStats;
   /** Replaces the plan (throws `PlanError` if invalid); the script restarts and the PRNG is reseeded. */
@@ -56,14 +50,6 @@ const MAX_BODY_BYTES = 32 * 1024 * 1024;
  */
 const KEEP_ALIVE_TIMEOUT_MS = 65_000;
 
-type Route = 'chat' | 'embeddings' | 'models' | 'model';
-
-const ROUTES: Array<{ path: RegExp; method: string; route: Route }> = [
-  { path: /^\/v1\/chat\/completions$/, method: 'POST', route: 'chat' },
-  { path: /^\/v1\/embeddings$/, method: 'POST', route: 'embeddings' },
-  { path: /^\/v1\/models$/, method: 'GET', route: 'models' },
-  { path: /^\/v1\/models\/.+$/, method: 'GET', route: 'model' },
-];
 
 type BodyResult = { text: string } | { tooLarge: true } | null;
 
@@ -160,7 +146,8 @@ export async function startMock(options: MockOptions = {}): Promise<MockServer> 
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const method = req.method ?? 'GET';
-    const path = new URL(req.url ?? '/', 'http://mock').pathname;
+    const url = new URL(req.url ?? '/', 'http://mock');
+    const path = url.pathname;
     if (path.startsWith('/_mock/')) return control(req, res, path);
 
     const record = log.begin({ method, path, headers: { ...req.headers } });
@@ -195,15 +182,15 @@ export async function startMock(options: MockOptions = {}): Promise<MockServer> 
       sendJson(res, status, body, x.headers);
     };
 
-    const match = ROUTES.find((r) => r.path.test(path) && r.method === method);
-    if (!match) {
-      const known = ROUTES.some((r) => r.path.test(path));
+    const route = DIALECT_ROUTES.find((r) => r.path.test(path) && r.method === method);
+    if (!route) {
+      const known = DIALECT_ROUTES.find((r) => r.path.test(path));
       return known
-        ? answerPlain(405, errorBody(405, `Method ${method} is not allowed for ${path}.`, 'method_not_allowed'))
+        ? answerPlain(405, known.errorBody(405, `Method ${method} is not allowed for ${path}.`, 'method_not_allowed'))
         : answerPlain(404, errorBody(404, `Invalid URL (${method} ${path}).`, 'unknown_url'));
     }
-    if (match.route === 'models') return answerPlain(200, modelsBody());
-    if (match.route === 'model') return answerPlain(200, modelBody(decodeURIComponent(path.slice('/v1/models/'.length))));
+    const ctx: MockContext = { n: record.n, reply, match: route.path.exec(path)!, query: url.searchParams };
+    if (route.kind === 'plain') return answerPlain(200, route.body(ctx));
 
     const raw = await readBody(req, controller.signal);
     if (!raw) return;
@@ -211,28 +198,23 @@ export async function startMock(options: MockOptions = {}): Promise<MockServer> 
     const parsed = parseJson(raw.text);
     record.body = parsed.ok ? parsed.value : raw.text;
     if (!parsed.ok) {
-      return answerPlain(400, errorBody(400, 'We could not parse the JSON body of your request.', 'invalid_json'));
+      return answerPlain(400, route.errorBody(400, 'We could not parse the JSON body of your request.', 'invalid_json'));
     }
 
     let answer: Reply;
     let stream = false;
     try {
-      if (match.route === 'chat') {
-        stream = checkChat(parsed.value).stream;
-        answer = chatReply(parsed.value, { n: record.n, reply });
-      } else {
-        answer = embeddingsReply(parsed.value);
-      }
+      ({ stream, reply: answer } = route.handle(parsed.value, ctx));
     } catch (err) {
       if (!(err instanceof InvalidRequest)) throw err;
-      return answerPlain(err.status, errorBody(err.status, err.message, null, err.param));
+      return answerPlain(err.status, route.errorBody(err.status, err.message, null, err.param));
     }
     // Only requests that reach a model consume the plan, so probes and typos don't shift a script.
     record.stream = stream;
     const fault = schedule.next();
     const outcome = plannedOutcome(fault, stream);
     log.decide(record, fault, outcome);
-    await deliver(x, fault, outcome, answer, openaiFaults);
+    await deliver(x, fault, outcome, answer, route.faults);
   }
 
   const server = createServer({ noDelay: true }, (req, res) => {
@@ -261,6 +243,7 @@ export async function startMock(options: MockOptions = {}): Promise<MockServer> 
 
   return {
     url: `http://${urlHost(host)}:${port}/v1`,
+    origin: `http://${urlHost(host)}:${port}`,
     port,
     stats: () => log.snapshot(),
     setPlan,

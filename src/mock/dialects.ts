@@ -1,0 +1,7 @@
+/** Every dialect the mock speaks; a new dialect adds its routes here. */
+import type { DialectRoute } from './dialect.js';
+import { openaiRoutes } from './openai-routes.js';
+
+export const DIALECT_ROUTES: readonly DialectRoute[] = [
+  ...openaiRoutes,
+];
