@@ -161,7 +161,7 @@ providers:
 
   it('names an unknown provider type', () => {
     const issues = issuesOf(() => resolveConfig({ ...MINIMAL, providers: { x: { type: 'opena' } } }, {}));
-    expect(issues).toContain('providers.x.type: "opena" is not a provider type (valid: openai)');
+    expect(issues).toContain('providers.x.type: "opena" is not a provider type (valid: openai, anthropic, gemini, azure, bedrock, groq, together, fireworks, deepseek, mistral, openrouter, xai, perplexity, cerebras, ollama, vllm, lmstudio)');
   });
 
   it('names a missing environment variable and where it was used', () => {
@@ -215,7 +215,7 @@ models:
       'server.prot: unknown key (valid: host, port, max_body_bytes, drain_timeout_ms)',
       'server.port: expected a port number 0..65535 (0 = any free port), got -1',
       'retry.max_attempts: expected a positive integer, got 0',
-      'providers.p.type: "opena" is not a provider type (valid: openai)',
+      'providers.p.type: "opena" is not a provider type (valid: openai, anthropic, gemini, azure, bedrock, groq, together, fireworks, deepseek, mistral, openrouter, xai, perplexity, cerebras, ollama, vllm, lmstudio)',
       'providers.p.base_url: expected an http(s) URL such as https://api.openai.com/v1, got "ftp://x"',
       'providers.p.api_key: environment variable MISSING is not set (set it, or give a default: ${MISSING:-…})',
       'models.a.targets: at least one target is required, e.g. [{ provider: openai, model: gpt-4o }]',

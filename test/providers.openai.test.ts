@@ -11,6 +11,9 @@ const provider: ProviderConfig = {
   base_url: 'https://api.example.com/v1',
   proxy: undefined,
   headers: { 'OpenAI-Organization': 'org-1' },
+  api_version: undefined,
+  region: undefined,
+  aws: undefined,
 };
 const d: Deployment = { id: 'east/gpt-4o', provider, model: 'gpt-4o' };
 

@@ -29,7 +29,17 @@ async function chat(
   proxy?: string,
 ): Promise<{ status: number; body: string }> {
   const transport = new Transport(options);
-  const provider: ProviderConfig = { name: 'up', type: 'openai', api_key: 'k-123456', base_url: baseUrl, proxy, headers: {} };
+  const provider: ProviderConfig = {
+    name: 'up',
+    type: 'openai',
+    api_key: 'k-123456',
+    base_url: baseUrl,
+    proxy,
+    headers: {},
+    api_version: undefined,
+    region: undefined,
+    aws: undefined,
+  };
   try {
     const res = await transport.send({
       request: {

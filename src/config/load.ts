@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { type ConfigIssue, type ConfigPath, ConfigError, formatIssue, isWithin } from './errors.js';
 import { type Env, interpolateEnv } from './interpolate.js';
+import { awsCredentials, bedrockBaseUrl, checkProviderNeeds } from './provider-needs.js';
 import { checkReferences } from './references.js';
 import { ConfigSchema, PROVIDER_TYPES, type ParsedConfig, schemaIssues } from './schema.js';
 import type { Config, ModelConfig, ProviderConfig, RetryPolicy, Timeouts } from './types.js';
@@ -46,10 +47,14 @@ function resolve(raw: unknown, env: Env, source: string | undefined): Config {
   // An empty YAML file parses to null; treat it as {} so the user hears what to add, not "got null".
   const interpolated = interpolateEnv(raw ?? {}, env);
   const result = ConfigSchema.safeParse(interpolated.value);
-  const later = [...(result.success ? [] : schemaIssues(result.error)), ...checkReferences(interpolated.value)];
+  const later = [
+    ...(result.success ? [] : schemaIssues(result.error)),
+    ...checkReferences(interpolated.value),
+    ...checkProviderNeeds(interpolated.value, env),
+  ];
   const issues = inDocumentOrder([...interpolated.issues, ...withoutKnockOn(later, interpolated.issues)], interpolated.value);
   if (issues.length > 0 || !result.success) throw new ConfigError(issues.map(formatIssue), source);
-  return deepFreeze(buildConfig(result.data));
+  return deepFreeze(buildConfig(result.data, env));
 }
 
 /**
@@ -87,7 +92,7 @@ function inDocumentOrder(issues: readonly ConfigIssue[], tree: unknown): ConfigI
     .map(({ issue }) => issue);
 }
 
-function buildConfig(parsed: ParsedConfig): Config {
+function buildConfig(parsed: ParsedConfig, env: Env): Config {
   const providers = mapEntries(
     parsed.providers,
     (name, provider): ProviderConfig => ({
@@ -95,9 +100,13 @@ function buildConfig(parsed: ParsedConfig): Config {
       type: provider.type,
       // `${KEY:-}` is how a config says "no key"; it arrives here as "".
       api_key: provider.api_key === '' ? undefined : provider.api_key,
-      base_url: provider.base_url ?? PROVIDER_TYPES[provider.type].default_base_url,
+      // checkProviderNeeds has made sure one of these exists.
+      base_url: provider.base_url ?? PROVIDER_TYPES[provider.type].default_base_url ?? bedrockBaseUrl(provider.region ?? ''),
       proxy: provider.proxy,
       headers: { ...provider.headers },
+      api_version: provider.api_version,
+      region: provider.region,
+      aws: provider.type === 'bedrock' ? awsCredentials(provider, env) : undefined,
     }),
   );
   const models = mapEntries(

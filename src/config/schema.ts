@@ -7,13 +7,8 @@ import { z } from 'zod';
 import { type ConfigIssue, showValue } from './errors.js';
 import type { HealthPolicyConfig, LoggingConfig, ProviderType, RetryPolicy, Strategy, Timeouts } from './types.js';
 
-/**
- * Every provider type and the base URL used when a provider omits `base_url`. Adding a type is one entry
- * here plus the `ProviderType` union in types.ts (`satisfies` keeps the two in step).
- */
-export const PROVIDER_TYPES = {
-  openai: { default_base_url: 'https://api.openai.com/v1' },
-} as const satisfies Record<ProviderType, { default_base_url: string }>;
+export { PROVIDER_TYPES } from './provider-types.js';
+import { PROVIDER_TYPES } from './provider-types.js';
 
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const satisfies readonly LoggingConfig['level'][];
 
@@ -194,6 +189,13 @@ const ProviderSchema = section({
   base_url: baseUrl.optional(),
   proxy: httpUrl('an http(s) proxy URL such as http://proxy.internal:3128').optional(),
   headers: headers.default({}),
+  api_version: nonEmptyString('a version string, e.g. 2024-10-21').optional(),
+  region: z.string({ error: expecting('an AWS region such as us-east-1') }).regex(/^[a-z]{2}(-[a-z]+)+-\d$/, {
+    error: (issue) => expected('an AWS region such as us-east-1', issue.input),
+  }).optional(),
+  access_key_id: z.string({ error: 'expected a string' }).optional(),
+  secret_access_key: z.string({ error: 'expected a string' }).optional(),
+  session_token: z.string({ error: 'expected a string' }).optional(),
 });
 
 const TargetSchema = section({

@@ -42,7 +42,16 @@ export interface HealthPolicyConfig {
 
 export type Strategy = 'weighted' | 'least-busy' | 'latency' | 'priority';
 
-export type ProviderType = 'openai';
+import type { ProviderType } from './provider-types.js';
+
+export type { ProviderFamily, ProviderType } from './provider-types.js';
+
+/** AWS credentials for SigV4 (Bedrock). */
+export interface AwsCredentials {
+  access_key_id: string;
+  secret_access_key: string;
+  session_token: string | undefined;
+}
 
 export interface ProviderConfig {
   /** The key under `providers:`. */
@@ -55,6 +64,12 @@ export interface ProviderConfig {
   proxy: string | undefined;
   /** Extra headers sent upstream on every request (e.g. `OpenAI-Organization`). */
   headers: Readonly<Record<string, string>>;
+  /** Azure: the `api-version` query parameter; Anthropic: the `anthropic-version` header. */
+  api_version: string | undefined;
+  /** Bedrock: the AWS region (also names the default endpoint). */
+  region: string | undefined;
+  /** Bedrock: from the config, else from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN. */
+  aws: Readonly<AwsCredentials> | undefined;
 }
 
 export interface TargetConfig {

@@ -3,7 +3,7 @@ import { GatewayError, toGatewayError } from '../errors.js';
 import { adapterFor } from '../providers/index.js';
 import type { Deployment, Headers, Operation, StreamEvent } from '../providers/types.js';
 import type { Transport, UpstreamResponse } from '../transport/index.js';
-import { carriesToken, decodeSSE } from './sse.js';
+import { carriesToken, decodeStream } from './sse.js';
 
 /** One upstream attempt: what it needs, and what it reports for logs and health. */
 export interface AttemptInput {
@@ -63,7 +63,7 @@ export async function attemptJson(input: AttemptInput, d: Deployment, record: At
 /** Resolves once the upstream's first token has arrived (commit on first token); fails before that otherwise. */
 export async function attemptStream(input: AttemptInput, d: Deployment, record: AttemptRecord): Promise<CommittedStream> {
   const { adapter, res } = await send(input, d, record);
-  const rest = decodeSSE(res.body, adapter.createStreamDecoder(d));
+  const rest = decodeStream(res.body, adapter, adapter.createStreamDecoder(d));
   const head: StreamEvent[] = [];
   try {
     for (;;) {

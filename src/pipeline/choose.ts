@@ -1,5 +1,6 @@
 import type { GatewayError } from '../errors.js';
-import type { Deployment } from '../providers/types.js';
+import { adapterFor } from '../providers/index.js';
+import type { Deployment, Operation } from '../providers/types.js';
 import { type Candidate, pickCandidate } from '../routing/balance.js';
 import type { Route, RoutedTarget } from '../routing/routes.js';
 import type { Deployments } from './deployments.js';
@@ -16,7 +17,12 @@ export type Choice =
 
 const WAITABLE = new Set(['rate_limited', 'cooling_down']);
 
+export function supports(t: RoutedTarget, op: Operation): boolean {
+  return !adapterFor(t.deployment.provider.type).unsupported?.includes(op);
+}
+
 export function chooseTarget(
+  op: Operation,
   route: Route,
   deployments: Deployments,
   excluded: ReadonlySet<string>,
@@ -28,7 +34,7 @@ export function chooseTarget(
   let earliest: { until: number; deployment: Deployment } | undefined;
   for (const t of route.targets) {
     const id = t.deployment.id;
-    if (excluded.has(id)) continue;
+    if (excluded.has(id) || !supports(t, op)) continue;
     const a = deployments.health(id).availability(now);
     if (a.available) available.push(t);
     // Only an upstream's own hint is worth waiting for; an open breaker means "go elsewhere".

@@ -9,7 +9,7 @@ import type { Route } from '../routing/routes.js';
 import type { Logger } from '../observability/logger.js';
 import type { Transport } from '../transport/index.js';
 import { type AttemptInput, type AttemptRecord, attemptJson, attemptStream, relay } from './attempt.js';
-import { chooseTarget, type Choice } from './choose.js';
+import { chooseTarget, type Choice, supports } from './choose.js';
 import { Deployments } from './deployments.js';
 import { unavailableError } from './unavailable.js';
 
@@ -128,10 +128,19 @@ export class Pipeline {
       attempted,
     });
 
+    if (!route.targets.some((t) => supports(t, req.op))) {
+      const types = [...new Set(route.targets.map((t) => t.deployment.provider.type))].join(', ');
+      return stop(
+        new GatewayError('bad_request', `Model "${route.model.name}" cannot serve ${OP_NAMES[req.op]}: its providers (${types}) do not support it`, {
+          code: 'unsupported_operation',
+          param: 'model',
+        }),
+      );
+    }
     for (let n = 0; n < retry.max_attempts; ) {
       if (deadline.signal.aborted) return stop(abortError(deadline));
       const now = Date.now();
-      const choice: Choice = chooseTarget(route, this.deployments, excluded, tried, now, this.rand);
+      const choice: Choice = chooseTarget(req.op, route, this.deployments, excluded, tried, now, this.rand);
       let waitedMs = 0;
       if (choice.type === 'none') return stop(last ?? choice.error);
       if (choice.type === 'wait') {
@@ -225,6 +234,8 @@ export class Pipeline {
     if (reset !== undefined) health.markExhausted(now + reset);
   }
 }
+
+const OP_NAMES: Record<Operation, string> = { chat: 'chat completions', embeddings: 'embeddings', responses: 'the Responses API' };
 
 function abortError(deadline: Deadline): GatewayError {
   const reason: unknown = deadline.signal.reason;

@@ -1,17 +1,16 @@
 import { createParser } from 'eventsource-parser';
-import type { StreamDecoder, StreamEvent } from '../providers/types.js';
+import type { ProviderAdapter, StreamDecoder, StreamEvent, StreamFrame } from '../providers/types.js';
 
 /**
- * Upstream SSE bytes → canonical stream events. Parsing is incremental (each byte is scanned once),
- * and multi-byte characters split across network chunks are reassembled by the streaming TextDecoder.
+ * Upstream SSE bytes → frames. Parsing is incremental (each byte is scanned once), and multi-byte
+ * characters split across network chunks are reassembled by the streaming TextDecoder.
  */
-export async function* decodeSSE(body: AsyncIterable<Buffer>, decoder: StreamDecoder): AsyncGenerator<StreamEvent> {
+export async function* sseFrames(body: AsyncIterable<Buffer>): AsyncGenerator<StreamFrame> {
   const text = new TextDecoder('utf-8');
-  let pending: StreamEvent[] = [];
+  let pending: StreamFrame[] = [];
   const parser = createParser({
     onEvent(message) {
-      const events = decoder.decode({ event: message.event, data: message.data });
-      for (const e of events) pending.push(e);
+      pending.push(message.event === undefined ? { data: message.data } : { event: message.event, data: message.data });
     },
   });
   for await (const chunk of body) {
@@ -24,6 +23,25 @@ export async function* decodeSSE(body: AsyncIterable<Buffer>, decoder: StreamDec
   }
   parser.feed(text.decode());
   if (pending.length > 0) yield* pending;
+}
+
+/** Upstream stream body → canonical events, framed the provider's way (SSE unless it says otherwise). */
+export async function* decodeStream(
+  body: AsyncIterable<Buffer>,
+  adapter: Pick<ProviderAdapter, 'frames'>,
+  decoder: StreamDecoder,
+): AsyncGenerator<StreamEvent> {
+  for await (const frame of adapter.frames ? adapter.frames(body) : sseFrames(body)) {
+    const events = decoder.decode(frame);
+    if (events.length > 0) yield* events;
+  }
+  const last = decoder.end?.();
+  if (last && last.length > 0) yield* last;
+}
+
+/** Kept for callers that only speak SSE. */
+export function decodeSSE(body: AsyncIterable<Buffer>, decoder: StreamDecoder): AsyncGenerator<StreamEvent> {
+  return decodeStream(body, {}, decoder);
 }
 
 /**

@@ -1,14 +1,28 @@
-import type { ProviderType } from '../config/types.js';
+import { PROVIDER_TYPES, type ProviderType } from '../config/provider-types.js';
+import { azureProvider } from './azure.js';
 import { openaiProvider } from './openai.js';
+import { presetAdapter } from './presets.js';
 import type { ProviderAdapter } from './types.js';
 
 export * from './types.js';
-export { parseRetryAfter, parseRetryAfterValue } from './retry-hints.js';
+export { parseRetryAfter, parseRetryAfterValue, rateLimitResetMs } from './retry-hints.js';
 
-const ADAPTERS: Record<ProviderType, ProviderAdapter> = {
-  openai: openaiProvider,
+/** The adapter of each provider family; OpenAI-compatible presets get theirs from presets.ts. */
+const FAMILY_ADAPTERS: Partial<Record<string, ProviderAdapter>> = {
+  azure: azureProvider,
 };
 
+const cache = new Map<ProviderType, ProviderAdapter>();
+
 export function adapterFor(type: ProviderType): ProviderAdapter {
-  return ADAPTERS[type];
+  let adapter = cache.get(type);
+  if (!adapter) {
+    const info = PROVIDER_TYPES[type];
+    if (type === 'openai') adapter = openaiProvider;
+    else if (info.family === 'openai') adapter = presetAdapter(type);
+    else adapter = FAMILY_ADAPTERS[info.family];
+    if (!adapter) throw new Error(`provider type "${type}" has no adapter yet`);
+    cache.set(type, adapter);
+  }
+  return adapter;
 }

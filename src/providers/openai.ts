@@ -15,19 +15,39 @@ import type {
  * requests only get the target's model name, and responses and chunks pass through as text.
  */
 
-const PATHS: Record<Operation, string> = { chat: '/chat/completions', embeddings: '/embeddings' };
+const PATHS: Record<Operation, string> = { chat: '/chat/completions', embeddings: '/embeddings', responses: '/responses' };
 
-export function buildOpenAIRequest(op: Operation, body: Record<string, unknown>, d: Deployment): UpstreamRequest {
-  const headers: Record<string, string> = { 'content-type': 'application/json', ...d.provider.headers };
-  if (d.provider.api_key) headers.authorization = `Bearer ${d.provider.api_key}`;
+/** Where an OpenAI-compatible host puts an operation, and how it wants to be authenticated. */
+export interface OpenAIWire {
+  url(op: Operation, d: Deployment): string;
+  auth(d: Deployment): Record<string, string>;
+  /** Fields this host rejects; removed from the request body. */
+  omit?: readonly string[];
+}
+
+export const OPENAI_WIRE: OpenAIWire = {
+  url: (op, d) => d.provider.base_url + PATHS[op],
+  auth: (d): Record<string, string> => (d.provider.api_key ? { authorization: `Bearer ${d.provider.api_key}` } : {}),
+};
+
+export function buildOpenAIRequest(
+  op: Operation,
+  body: Record<string, unknown>,
+  d: Deployment,
+  wire: OpenAIWire = OPENAI_WIRE,
+): UpstreamRequest {
+  // Spread keeps every field the client sent (tools, response_format, seed, …) untouched.
+  const out: Record<string, unknown> = { ...body, model: d.model };
+  for (const field of wire.omit ?? []) delete out[field];
   return {
-    url: d.provider.base_url + PATHS[op],
+    url: wire.url(op, d),
     method: 'POST',
-    headers,
-    // Spread keeps every field the client sent (tools, response_format, seed, …) untouched.
-    body: JSON.stringify({ ...body, model: d.model }),
+    headers: { 'content-type': 'application/json', ...d.provider.headers, ...wire.auth(d) },
+    body: JSON.stringify(out),
   };
 }
+
+const RESPONSE_FIELD: Record<Operation, string> = { chat: 'choices', embeddings: 'data', responses: 'output' };
 
 export function parseOpenAIResponse(op: Operation, bodyText: string, d: Deployment): string {
   let parsed: unknown;
@@ -36,7 +56,7 @@ export function parseOpenAIResponse(op: Operation, bodyText: string, d: Deployme
   } catch {
     throw malformed(d, 'a body that is not JSON');
   }
-  const field = op === 'chat' ? 'choices' : 'data';
+  const field = RESPONSE_FIELD[op];
   if (typeof parsed !== 'object' || parsed === null || !Array.isArray((parsed as Record<string, unknown>)[field])) {
     throw malformed(d, `JSON without a "${field}" array`);
   }
@@ -143,9 +163,11 @@ export function redactSecrets(text: string, apiKey: string | undefined): string 
 class OpenAIStreamDecoder implements StreamDecoder {
   constructor(private readonly d: Deployment) {}
 
-  decode(event: { data: string }): StreamEvent[] {
+  decode(event: { event?: string | undefined; data: string }): StreamEvent[] {
     const data = event.data;
     if (data === '[DONE]') return [{ type: 'done' }];
+    // The Responses API names its events and ends with response.completed instead of [DONE].
+    if (event.event !== undefined) return responsesEvent(event.event, data, this.d);
     // A literal `"error"` outside a string can only be a key or a whole value, so most chunks skip the parse.
     if (data.includes('"error"')) {
       const error = streamError(data, this.d);
@@ -173,9 +195,32 @@ function streamError(data: string, d: Deployment): GatewayError | undefined {
   });
 }
 
-export const openaiProvider: ProviderAdapter = {
-  buildRequest: buildOpenAIRequest,
-  parseResponse: parseOpenAIResponse,
-  classifyError: classifyOpenAIError,
-  createStreamDecoder: (d) => new OpenAIStreamDecoder(d),
-};
+const RESPONSES_END = new Set(['response.completed', 'response.incomplete']);
+
+function responsesEvent(name: string, data: string, d: Deployment): StreamEvent[] {
+  if (name === 'error' || name === 'response.failed') {
+    return [{ type: 'error', error: streamError(`{"error":${name === 'error' ? data : JSON.stringify(safeParse(data)?.response?.error ?? {})}}`, d) ?? malformed(d, 'a failed response') }];
+  }
+  const chunk: StreamEvent = { type: 'chunk', event: name, data };
+  return RESPONSES_END.has(name) ? [chunk, { type: 'done' }] : [chunk];
+}
+
+function safeParse(text: string): { response?: { error?: unknown } } | undefined {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+/** An adapter for any host that speaks OpenAI's wire format, given where it lives and how it authenticates. */
+export function openAICompatible(wire: OpenAIWire = OPENAI_WIRE): ProviderAdapter {
+  return {
+    buildRequest: (op, body, d) => buildOpenAIRequest(op, body, d, wire),
+    parseResponse: parseOpenAIResponse,
+    classifyError: classifyOpenAIError,
+    createStreamDecoder: (d) => new OpenAIStreamDecoder(d),
+  };
+}
+
+export const openaiProvider: ProviderAdapter = openAICompatible();

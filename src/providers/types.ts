@@ -4,8 +4,8 @@ import type { Headers, UpstreamRequest } from '../transport/types.js';
 
 export type { Headers, HeaderValue, UpstreamRequest } from '../transport/types.js';
 
-/** What a client asked the gateway to do. */
-export type Operation = 'chat' | 'embeddings';
+/** What a client asked the gateway to do. `responses` is OpenAI's Responses API, passed through. */
+export type Operation = 'chat' | 'embeddings' | 'responses';
 
 /** One place a model can be served from: a provider account plus the model name it knows. */
 export interface Deployment {
@@ -21,17 +21,33 @@ export interface Deployment {
  * kept as text so an OpenAI-compatible upstream's chunks pass through without re-serializing.
  */
 export type StreamEvent =
-  | { type: 'chunk'; data: string }
+  /** `event` names the SSE event when the wire uses named events (OpenAI Responses API). */
+  | { type: 'chunk'; data: string; event?: string }
   | { type: 'done' }
   | { type: 'error'; error: GatewayError };
 
 /** Turns one upstream SSE event into canonical events. Stateful per stream. */
 export interface StreamDecoder {
-  decode(event: { event?: string | undefined; data: string }): StreamEvent[];
+  decode(frame: StreamFrame): StreamEvent[];
+  /** Called once when the upstream stream ends without a terminal event; may emit final events. */
+  end?(): StreamEvent[];
+}
+
+/** One frame of an upstream stream: an SSE event, or an AWS event-stream message (event type + JSON payload). */
+export interface StreamFrame {
+  event?: string | undefined;
+  data: string;
 }
 
 /** A provider is a pure translator: canonical ⇄ wire, and upstream errors → GatewayError. No I/O. */
 export interface ProviderAdapter {
+  /**
+   * Splits the upstream stream body into frames; SSE when absent. Pure: it only transforms the bytes it is
+   * given (Bedrock's binary event-stream framing lives here).
+   */
+  frames?(body: AsyncIterable<Buffer>): AsyncIterable<StreamFrame>;
+  /** Operations this provider cannot serve; the pipeline answers them with a clear 400 instead of calling. */
+  unsupported?: readonly Operation[];
   buildRequest(op: Operation, body: Record<string, unknown>, deployment: Deployment): UpstreamRequest;
   /** Validates an upstream success body and returns it in canonical (OpenAI) JSON text. */
   parseResponse(op: Operation, bodyText: string, deployment: Deployment): string;
