@@ -72,7 +72,7 @@ export async function attemptStream(input: AttemptInput, d: Deployment, record: 
       const e = next.value;
       if (e.type === 'error') throw e.error;
       head.push(e);
-      if (e.type === 'done' || carriesToken(e.data)) break;
+      if (e.type === 'done' || carriesToken(e.data, e.event)) break;
     }
   } catch (err) {
     res.discard();

@@ -44,11 +44,15 @@ export function decodeSSE(body: AsyncIterable<Buffer>, decoder: StreamDecoder): 
   return decodeStream(body, {}, decoder);
 }
 
+const OPENING_EVENTS = new Set(['response.created', 'response.in_progress', 'response.output_item.added', 'response.content_part.added']);
+
 /**
  * Whether a canonical chunk carries a first token: content, a tool call, a refusal, a finish reason
  * or usage. A role-only opening chunk does not, so a stream that dies right after it is still retryable.
  */
-export function carriesToken(data: string): boolean {
+export function carriesToken(data: string, event?: string): boolean {
+  // Named events (the Responses API): everything after the opening bookkeeping is the answer itself.
+  if (event !== undefined) return !OPENING_EVENTS.has(event);
   let chunk: { choices?: Array<{ delta?: Record<string, unknown>; finish_reason?: unknown }>; usage?: unknown };
   try {
     chunk = JSON.parse(data);

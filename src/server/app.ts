@@ -3,13 +3,13 @@ import { GatewayError, toGatewayError } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
 import { requestIdFrom } from '../observability/request-id.js';
 import { Pipeline, PipelineFailure, type AttemptRecord, type GatewayResult, type ResultMeta } from '../pipeline/index.js';
-import type { Operation, StreamEvent } from '../providers/types.js';
+import type { StreamEvent } from '../providers/types.js';
 import { buildRoutes, type Route } from '../routing/routes.js';
 import type { Transport } from '../transport/index.js';
 import { parseJsonObject, readBody } from './body.js';
 import type { Exchange } from './exchange.js';
-import { SSE_DONE, SSE_HEADERS, errorHeaders, openAIErrorBody, sseData, sseError } from './openai-dialect.js';
-import { validateChat, validateEmbeddings } from './validate.js';
+import type { IngressDialect, StreamWriter } from './ingress.js';
+import { openAIChat, openAIEmbeddings, openAIResponses } from './openai-dialect.js';
 
 export interface AppDeps {
   config: Config;
@@ -27,6 +27,8 @@ type Handler = (ex: Exchange, ctx: RequestContext) => Promise<void>;
 
 interface RequestContext {
   requestId: string;
+  /** Set once the route is known: errors from then on are rendered in its shape. */
+  dialect?: IngressDialect;
   model?: string;
   result?: ResultMeta;
   attempts?: AttemptRecord[];
@@ -50,8 +52,9 @@ export function createApp({ config, transport, logger }: AppDeps): App {
     ctx.error = err;
     ctx.status = err.status;
     const close = draining || err.kind === 'payload_too_large';
-    ex.start(err.status, { ...errorHeaders(err), 'x-request-id': ctx.requestId, ...extra }, close);
-    ex.end(openAIErrorBody(err));
+    const dialect = ctx.dialect ?? openAIChat;
+    ex.start(err.status, { ...dialect.errorHeaders(err), 'x-request-id': ctx.requestId, ...extra }, close);
+    ex.end(dialect.errorBody(err));
   };
 
   const lookupRoute = (model: string): Route => {
@@ -63,17 +66,17 @@ export function createApp({ config, transport, logger }: AppDeps): App {
     });
   };
 
-  const runModel = async (ex: Exchange, ctx: RequestContext, op: Operation): Promise<void> => {
-    const body = parseJsonObject(await readBody(ex, config.server.max_body_bytes));
-    const { model, stream } = op === 'chat' ? validateChat(body) : { ...validateEmbeddings(body), stream: false };
+  const runModel = async (ex: Exchange, ctx: RequestContext, dialect: IngressDialect): Promise<void> => {
+    ctx.dialect = dialect;
+    const { model, stream, canonical } = dialect.parse(parseJsonObject(await readBody(ex, config.server.max_body_bytes)));
     ctx.model = model;
     const route = lookupRoute(model);
     let result: GatewayResult;
     try {
       result = await pipeline.run({
-        op,
+        op: dialect.op,
         route,
-        body,
+        body: canonical,
         stream,
         requestId: ctx.requestId,
         signal: ex.signal,
@@ -86,17 +89,19 @@ export function createApp({ config, transport, logger }: AppDeps): App {
     }
     ctx.result = result.meta;
     const headers = { 'x-request-id': ctx.requestId, ...metaHeaders(result.meta) };
-    if (result.type === 'json') return json(ex, ctx, 200, result.body, headers);
+    if (result.type === 'json') return json(ex, ctx, 200, dialect.renderJson(result.body), headers);
     ctx.status = 200;
-    ex.start(200, { ...SSE_HEADERS, ...headers }, draining);
-    await writeStream(ex, ctx, result.events);
+    const writer = dialect.streamWriter();
+    ex.start(200, { ...writer.headers, ...headers }, draining);
+    await writeStream(ex, ctx, result.events, writer);
   };
 
   const get = (handler: Handler) => ({ GET: handler });
   const post = (handler: Handler) => ({ POST: handler });
   const table: Record<string, Record<string, Handler>> = {
-    '/v1/chat/completions': post((ex, ctx) => runModel(ex, ctx, 'chat')),
-    '/v1/embeddings': post((ex, ctx) => runModel(ex, ctx, 'embeddings')),
+    '/v1/chat/completions': post((ex, ctx) => runModel(ex, ctx, openAIChat)),
+    '/v1/embeddings': post((ex, ctx) => runModel(ex, ctx, openAIEmbeddings)),
+    '/v1/responses': post((ex, ctx) => runModel(ex, ctx, openAIResponses)),
     '/v1/models': get(async (ex, ctx) => json(ex, ctx, 200, modelsList(modelNames))),
     '/health': get(async (ex, ctx) => json(ex, ctx, 200, '{"status":"ok"}')),
     '/ready': get(async (ex, ctx) =>
@@ -140,17 +145,18 @@ export function createApp({ config, transport, logger }: AppDeps): App {
   };
 }
 
-async function writeStream(ex: Exchange, ctx: RequestContext, events: AsyncIterable<StreamEvent>) {
+async function writeStream(ex: Exchange, ctx: RequestContext, events: AsyncIterable<StreamEvent>, writer: StreamWriter) {
   for await (const e of events) {
     if (ex.signal.aborted) break;
     if (e.type === 'chunk') {
-      if (!ex.write(sseData(e.data))) await ex.drained();
+      const text = writer.chunk(e);
+      if (text !== '' && !ex.write(text)) await ex.drained();
     } else if (e.type === 'done') {
-      ex.end(SSE_DONE);
+      ex.end(writer.done());
       return;
     } else {
       ctx.error = e.error;
-      ex.end(sseError(e.error));
+      ex.end(writer.error(e.error));
       return;
     }
   }

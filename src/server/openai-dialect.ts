@@ -1,4 +1,6 @@
 import type { GatewayError } from '../errors.js';
+import type { IngressDialect, StreamWriter } from './ingress.js';
+import { validateChat, validateEmbeddings, validateResponses } from './validate.js';
 
 /**
  * The OpenAI dialect at the edge: the error shape `{"error":{"message","type","code","param"}}` and SSE framing.
@@ -50,3 +52,48 @@ export const SSE_DONE = 'data: [DONE]\n\n';
 export function sseError(err: GatewayError): string {
   return `data: ${openAIErrorBody(err)}\n\n`;
 }
+
+const openAIStream = (): StreamWriter => ({
+  headers: SSE_HEADERS,
+  chunk: (e) => sseData(e.data),
+  done: () => SSE_DONE,
+  error: sseError,
+});
+
+const identity = (body: string): string => body;
+
+export const openAIChat: IngressDialect = {
+  op: 'chat',
+  parse(body) {
+    const { model, stream } = validateChat(body);
+    return { model, stream, canonical: body };
+  },
+  renderJson: identity,
+  streamWriter: openAIStream,
+  errorBody: openAIErrorBody,
+  errorHeaders,
+};
+
+export const openAIEmbeddings: IngressDialect = {
+  ...openAIChat,
+  op: 'embeddings',
+  parse(body) {
+    return { model: validateEmbeddings(body).model, stream: false, canonical: body };
+  },
+};
+
+/** OpenAI's Responses API, passed through: named SSE events, and no `[DONE]` (response.completed ends it). */
+export const openAIResponses: IngressDialect = {
+  ...openAIChat,
+  op: 'responses',
+  parse(body) {
+    const { model, stream } = validateResponses(body);
+    return { model, stream, canonical: body };
+  },
+  streamWriter: () => ({
+    headers: SSE_HEADERS,
+    chunk: (e) => (e.event ? `event: ${e.event}\ndata: ${e.data}\n\n` : sseData(e.data)),
+    done: () => '',
+    error: (err) => `event: error\ndata: ${JSON.stringify({ type: 'error', ...JSON.parse(openAIErrorBody(err)).error })}\n\n`,
+  }),
+};

@@ -106,3 +106,17 @@ export function validateEmbeddings(body: Body): { model: string } {
   if (!ok) throw invalid('input', "'input' must be a string, an array of strings, or an array of token arrays");
   return { model };
 }
+
+/** The Responses API: the gateway needs `model`; `input` is the upstream's to judge (string or items). */
+export function validateResponses(body: Body): { model: string; stream: boolean } {
+  const model = requireModel(body);
+  const input = body.input;
+  if (input === undefined && body.previous_response_id === undefined) throw invalid('input', "Missing required field 'input'");
+  if (input !== undefined && typeof input !== 'string' && !Array.isArray(input)) {
+    throw invalid('input', `'input' must be a string or an array of input items, got ${typeName(input)}`);
+  }
+  if (body.stream !== undefined && body.stream !== null && typeof body.stream !== 'boolean') {
+    throw invalid('stream', `'stream' must be a boolean, got ${typeName(body.stream)}`);
+  }
+  return { model, stream: body.stream === true };
+}
