@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { mulberry32 as seeded } from '../src/mock/faults.js';
 import {
   backoffCap,
   DEFAULT_RETRY_BUDGET,
@@ -7,17 +8,6 @@ import {
   retryDelay,
 } from '../src/resilience/index.js';
 
-/** A deterministic uniform source (mulberry32), so spread tests cannot flake. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 describe('fullJitterDelay', () => {
   it('stays within [0, cap] and is a whole number of ms', () => {

@@ -1,17 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { mulberry32 } from '../src/mock/faults.js';
 import { type Candidate, orderCandidates, pickCandidate, STRATEGIES, type Strategy } from '../src/routing/balance.js';
 
-/** Small seeded PRNG so the spreads below are the same on every run. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function cand(id: string, over: Partial<Candidate> = {}): Candidate {
   return { id, weight: 1, priority: 1, inflight: 0, latencyMs: undefined, ...over };

@@ -1,47 +1,31 @@
-/** The OpenAI dialect's routes on the mock: chat completions, embeddings, model listings. */
+/** The OpenAI dialect's routes on the mock: chat completions, embeddings, model listings (and Azure's paths). */
 import type { DialectRoute } from './dialect.js';
 import { chatReply, checkChat, embeddingsReply, errorBody, modelBody, modelsBody, openaiFaults } from './openai.js';
 
+function chatRoute(path: RegExp): DialectRoute {
+  return {
+    kind: 'model',
+    method: 'POST',
+    path,
+    errorBody,
+    faults: openaiFaults,
+    handle(body, ctx) {
+      const { stream } = checkChat(body);
+      return { stream, reply: chatReply(body, { n: ctx.n, reply: ctx.reply }) };
+    },
+  };
+}
+
+function embeddingsRoute(path: RegExp): DialectRoute {
+  return { kind: 'model', method: 'POST', path, errorBody, faults: openaiFaults, handle: (body) => ({ stream: false, reply: embeddingsReply(body) }) };
+}
+
 export const openaiRoutes: DialectRoute[] = [
-  {
-    kind: 'model',
-    method: 'POST',
-    path: /^\/v1\/chat\/completions$/,
-    errorBody,
-    faults: openaiFaults,
-    handle(body, ctx) {
-      const { stream } = checkChat(body);
-      return { stream, reply: chatReply(body, { n: ctx.n, reply: ctx.reply }) };
-    },
-  },
-  {
-    kind: 'model',
-    method: 'POST',
-    path: /^\/v1\/embeddings$/,
-    errorBody,
-    faults: openaiFaults,
-    handle: (body) => ({ stream: false, reply: embeddingsReply(body) }),
-  },
+  chatRoute(/^\/v1\/chat\/completions$/),
+  embeddingsRoute(/^\/v1\/embeddings$/),
   // Azure OpenAI puts the same API under deployment paths (`?api-version=` is ignored here).
-  {
-    kind: 'model',
-    method: 'POST',
-    path: /^\/openai\/deployments\/[^/]+\/chat\/completions$/,
-    errorBody,
-    faults: openaiFaults,
-    handle(body, ctx) {
-      const { stream } = checkChat(body);
-      return { stream, reply: chatReply(body, { n: ctx.n, reply: ctx.reply }) };
-    },
-  },
-  {
-    kind: 'model',
-    method: 'POST',
-    path: /^\/openai\/deployments\/[^/]+\/embeddings$/,
-    errorBody,
-    faults: openaiFaults,
-    handle: (body) => ({ stream: false, reply: embeddingsReply(body) }),
-  },
+  chatRoute(/^\/openai\/deployments\/[^/]+\/chat\/completions$/),
+  embeddingsRoute(/^\/openai\/deployments\/[^/]+\/embeddings$/),
   { kind: 'plain', method: 'GET', path: /^\/v1\/models$/, errorBody, body: () => modelsBody() },
   {
     kind: 'plain',
