@@ -13,6 +13,8 @@ export interface MockContext {
   /** The path's regex match: capture groups carry e.g. a model id in the URL. */
   match: RegExpExecArray;
   query: URLSearchParams;
+  /** The request's headers (lower-case names), for dialects that check their auth headers. */
+  headers: Record<string, string | string[] | undefined>;
 }
 
 /** Thrown by a dialect's `handle` for a request the real API would reject. */
@@ -31,6 +33,8 @@ interface RouteBase {
   path: RegExp;
   /** Error body (JSON text) in this dialect's shape, for validation errors and plain failures. */
   errorBody(status: number, message: string, code?: string | null, param?: string | null): string;
+  /** Extra headers on every response of this route (e.g. Anthropic's `request-id`, Bedrock's `x-amzn-requestid`). */
+  responseHeaders?(ctx: MockContext): Record<string, string>;
 }
 
 export interface PlainRoute extends RouteBase {

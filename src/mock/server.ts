@@ -189,7 +189,8 @@ export async function startMock(options: MockOptions = {}): Promise<MockServer> 
         ? answerPlain(405, known.errorBody(405, `Method ${method} is not allowed for ${path}.`, 'method_not_allowed'))
         : answerPlain(404, errorBody(404, `Invalid URL (${method} ${path}).`, 'unknown_url'));
     }
-    const ctx: MockContext = { n: record.n, reply, match: route.path.exec(path)!, query: url.searchParams };
+    const ctx: MockContext = { n: record.n, reply, match: route.path.exec(path)!, query: url.searchParams, headers: req.headers };
+    Object.assign(x.headers, route.responseHeaders?.(ctx));
     if (route.kind === 'plain') return answerPlain(200, route.body(ctx));
 
     const raw = await readBody(req, controller.signal);

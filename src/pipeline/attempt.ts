@@ -43,7 +43,8 @@ async function send(input: AttemptInput, d: Deployment, record: AttemptRecord) {
     label: `Upstream ${d.id}`,
   });
   record.status = res.status;
-  record.upstreamRequestId = firstHeader(res.headers, 'x-request-id') ?? firstHeader(res.headers, 'request-id');
+  record.upstreamRequestId =
+    firstHeader(res.headers, 'x-request-id') ?? firstHeader(res.headers, 'request-id') ?? firstHeader(res.headers, 'x-amzn-requestid');
   if (res.status >= 200 && res.status < 300) return { adapter, res };
   let text = '';
   try {
@@ -56,14 +57,14 @@ async function send(input: AttemptInput, d: Deployment, record: AttemptRecord) {
 
 export async function attemptJson(input: AttemptInput, d: Deployment, record: AttemptRecord) {
   const { adapter, res } = await send(input, d, record);
-  const body = adapter.parseResponse(input.op, await res.text(), d);
+  const body = adapter.parseResponse(input.op, await res.text(), d, input.body);
   return { body, headers: res.headers };
 }
 
 /** Resolves once the upstream's first token has arrived (commit on first token); fails before that otherwise. */
 export async function attemptStream(input: AttemptInput, d: Deployment, record: AttemptRecord): Promise<CommittedStream> {
   const { adapter, res } = await send(input, d, record);
-  const rest = decodeStream(res.body, adapter, adapter.createStreamDecoder(d));
+  const rest = decodeStream(res.body, adapter, adapter.createStreamDecoder(d, input.body));
   const head: StreamEvent[] = [];
   try {
     for (;;) {

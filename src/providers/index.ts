@@ -1,5 +1,8 @@
 import { PROVIDER_TYPES, type ProviderType } from '../config/provider-types.js';
+import { anthropicProvider } from './anthropic.js';
 import { azureProvider } from './azure.js';
+import { bedrockProvider } from './bedrock.js';
+import { geminiProvider } from './gemini.js';
 import { openaiProvider } from './openai.js';
 import { presetAdapter } from './presets.js';
 import type { ProviderAdapter } from './types.js';
@@ -9,7 +12,10 @@ export { parseRetryAfter, parseRetryAfterValue, rateLimitResetMs } from './retry
 
 /** The adapter of each provider family; OpenAI-compatible presets get theirs from presets.ts. */
 const FAMILY_ADAPTERS: Partial<Record<string, ProviderAdapter>> = {
+  anthropic: anthropicProvider,
   azure: azureProvider,
+  bedrock: bedrockProvider,
+  gemini: geminiProvider,
 };
 
 const cache = new Map<ProviderType, ProviderAdapter>();

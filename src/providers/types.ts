@@ -49,8 +49,12 @@ export interface ProviderAdapter {
   /** Operations this provider cannot serve; the pipeline answers them with a clear 400 instead of calling. */
   unsupported?: readonly Operation[];
   buildRequest(op: Operation, body: Record<string, unknown>, deployment: Deployment): UpstreamRequest;
-  /** Validates an upstream success body and returns it in canonical (OpenAI) JSON text. */
-  parseResponse(op: Operation, bodyText: string, deployment: Deployment): string;
+  /**
+   * Validates an upstream success body and returns it in canonical (OpenAI) JSON text. `request` is the
+   * canonical request, for answers shaped by it (embeddings as base64 when `encoding_format` asks).
+   */
+  parseResponse(op: Operation, bodyText: string, deployment: Deployment, request?: Record<string, unknown>): string;
   classifyError(status: number, headers: Headers, bodyText: string, deployment: Deployment): GatewayError;
-  createStreamDecoder(deployment: Deployment): StreamDecoder;
+  /** `request` is the canonical request, for choices that depend on it (e.g. usage only when include_usage). */
+  createStreamDecoder(deployment: Deployment, request?: Record<string, unknown>): StreamDecoder;
 }

@@ -6,6 +6,7 @@ import { Pipeline, PipelineFailure, type AttemptRecord, type GatewayResult, type
 import type { StreamEvent } from '../providers/types.js';
 import { buildRoutes, type Route } from '../routing/routes.js';
 import type { Transport } from '../transport/index.js';
+import { anthropicMessages } from './anthropic-dialect.js';
 import { parseJsonObject, readBody } from './body.js';
 import type { Exchange } from './exchange.js';
 import type { IngressDialect, StreamWriter } from './ingress.js';
@@ -91,7 +92,7 @@ export function createApp({ config, transport, logger }: AppDeps): App {
     const headers = { 'x-request-id': ctx.requestId, ...metaHeaders(result.meta) };
     if (result.type === 'json') return json(ex, ctx, 200, dialect.renderJson(result.body), headers);
     ctx.status = 200;
-    const writer = dialect.streamWriter();
+    const writer = dialect.streamWriter(canonical);
     ex.start(200, { ...writer.headers, ...headers }, draining);
     await writeStream(ex, ctx, result.events, writer);
   };
@@ -102,6 +103,7 @@ export function createApp({ config, transport, logger }: AppDeps): App {
     '/v1/chat/completions': post((ex, ctx) => runModel(ex, ctx, openAIChat)),
     '/v1/embeddings': post((ex, ctx) => runModel(ex, ctx, openAIEmbeddings)),
     '/v1/responses': post((ex, ctx) => runModel(ex, ctx, openAIResponses)),
+    '/v1/messages': post((ex, ctx) => runModel(ex, ctx, anthropicMessages(ctx.requestId))),
     '/v1/models': get(async (ex, ctx) => json(ex, ctx, 200, modelsList(modelNames))),
     '/health': get(async (ex, ctx) => json(ex, ctx, 200, '{"status":"ok"}')),
     '/ready': get(async (ex, ctx) =>

@@ -12,8 +12,8 @@ export interface IngressDialect {
   parse(body: Record<string, unknown>): { model: string; stream: boolean; canonical: Record<string, unknown> };
   /** The canonical JSON answer (text) in this dialect's shape. */
   renderJson(canonical: string): string;
-  /** A per-request stream writer. */
-  streamWriter(): StreamWriter;
+  /** A per-request stream writer; `request` is the canonical request. */
+  streamWriter(request?: Record<string, unknown>): StreamWriter;
   errorBody(err: GatewayError): string;
   /** Headers for an error response (content-type, Retry-After…). */
   errorHeaders(err: GatewayError): Record<string, string>;

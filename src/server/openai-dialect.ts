@@ -53,12 +53,24 @@ export function sseError(err: GatewayError): string {
   return `data: ${openAIErrorBody(err)}\n\n`;
 }
 
-const openAIStream = (): StreamWriter => ({
-  headers: SSE_HEADERS,
-  chunk: (e) => sseData(e.data),
-  done: () => SSE_DONE,
-  error: sseError,
-});
+/**
+ * Providers that always report usage (Anthropic, Gemini, Bedrock) end with a usage-only chunk (`choices: []`);
+ * a client that did not ask for `include_usage` does not get it, as with OpenAI itself.
+ */
+function wantsUsage(request: Record<string, unknown>): boolean {
+  const options = request.stream_options as { include_usage?: unknown } | undefined;
+  return options?.include_usage === true;
+}
+
+const openAIStream = (request: Record<string, unknown> = {}): StreamWriter => {
+  const usage = wantsUsage(request);
+  return {
+    headers: SSE_HEADERS,
+    chunk: (e) => (!usage && e.data.includes('"choices":[]') ? '' : sseData(e.data)),
+    done: () => SSE_DONE,
+    error: sseError,
+  };
+};
 
 const identity = (body: string): string => body;
 

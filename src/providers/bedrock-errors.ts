@@ -1,0 +1,116 @@
+/**
+ * Bedrock errors → GatewayError. Bedrock (AWS restJson1) names the error type in the `x-amzn-errortype` header
+ * (`ThrottlingException:http://internal.amazon.com/coral/…`) with `{"message": …}` as the body; streams send the
+ * same types camel-cased as exception frames (`throttlingException`). Pure.
+ */
+import type { ErrorKind } from '../errors.js';
+import { GatewayError } from '../errors.js';
+import { kindForStatus, redactSecrets } from './openai.js';
+import { header, retryHintMs, shouldRetryHeader } from './retry-hints.js';
+import type { Deployment, Headers } from './types.js';
+
+/** By error type, lower-cased so the HTTP (`ThrottlingException`) and stream (`throttlingException`) forms meet. */
+const KIND_BY_TYPE: Record<string, ErrorKind> = {
+  throttlingexception: 'rate_limited',
+  servicequotaexceededexception: 'rate_limited',
+  serviceunavailableexception: 'overloaded',
+  modelnotreadyexception: 'overloaded',
+  modeltimeoutexception: 'timeout',
+  internalserverexception: 'server',
+  modelstreamerrorexception: 'server',
+  modelerrorexception: 'server',
+  validationexception: 'bad_request',
+  accessdeniedexception: 'auth',
+  unrecognizedclientexception: 'auth',
+  invalidsignatureexception: 'auth',
+  incompletesignatureexception: 'auth',
+  expiredtokenexception: 'auth',
+  missingauthenticationtokenexception: 'auth',
+  resourcenotfoundexception: 'not_found',
+};
+
+/** Bedrock's words for a prompt that does not fit: "Input is too long for requested model.", "…exceeds the context…". */
+const CONTEXT_RE =
+  /(input|prompt) is too long|too long for (the )?requested model|exceeds? (the )?(model'?s? )?(maximum )?context|context (window|length)|too many (input )?tokens/i;
+
+/** What the client sees for an upstream failure of each kind: the same policy as openai.ts. */
+const CLIENT_STATUS: Partial<Record<ErrorKind, number>> = {
+  auth: 502,
+  not_found: 502,
+  timeout: 504,
+  server: 502,
+  overloaded: 503,
+};
+
+/** `ThrottlingException:http://internal.amazon.com/…` → `ThrottlingException`; also `aws.protocols#…`-style prefixes. */
+export function awsErrorType(value: string | undefined): string | undefined {
+  if (!value) return undefined;
+  const name = value.split(':')[0]!.split('#').pop()!.trim();
+  return name === '' ? undefined : name;
+}
+
+export function kindForAwsError(type: string | undefined, status: number, message: string): ErrorKind {
+  const byType = type ? KIND_BY_TYPE[type.toLowerCase()] : undefined;
+  const kind = byType ?? kindForStatus(status, '', message);
+  if (kind === 'bad_request' && CONTEXT_RE.test(message)) return 'context_length';
+  return kind;
+}
+
+function readBody(bodyText: string): { message: string; type: string | undefined } {
+  try {
+    const parsed = JSON.parse(bodyText) as Record<string, unknown>;
+    if (parsed && typeof parsed === 'object') {
+      const message = parsed.message ?? parsed.Message;
+      const type = parsed.__type ?? parsed.code;
+      return { message: typeof message === 'string' ? message : '', type: typeof type === 'string' ? type : undefined };
+    }
+  } catch {
+    // An HTML page from a proxy, say: the status alone classifies it.
+  }
+  return { message: '', type: undefined };
+}
+
+/** Removes every part of the AWS credentials from text shown to clients. */
+function redactAws(text: string, d: Deployment): string {
+  let out = redactSecrets(text, d.provider.api_key);
+  const aws = d.provider.aws;
+  for (const secret of [aws?.secret_access_key, aws?.session_token, aws?.access_key_id]) {
+    if (secret && secret.length >= 6) out = out.split(secret).join('[redacted]');
+  }
+  return out;
+}
+
+function describe(kind: ErrorKind, message: string, d: Deployment): string {
+  // Signature errors echo the canonical request and the access key id; never pass them on.
+  if (kind === 'auth') return `the upstream rejected the AWS credentials configured for provider "${d.provider.name}"`;
+  return redactAws(message, d) || kind.replace('_', ' ');
+}
+
+const RETRYABLE_KINDS = new Set<ErrorKind>(['rate_limited', 'overloaded', 'server', 'timeout']);
+
+export function classifyBedrockError(status: number, headers: Headers, bodyText: string, d: Deployment): GatewayError {
+  const body = readBody(bodyText);
+  const type = awsErrorType(header(headers, 'x-amzn-errortype')) ?? awsErrorType(body.type);
+  const kind = kindForAwsError(type, status, body.message);
+  const hint = shouldRetryHeader(headers);
+  const retryable = hint ?? (RETRYABLE_KINDS.has(kind) ? true : undefined);
+  return new GatewayError(kind, `Upstream ${d.id} answered ${status}${type ? ` ${type}` : ''}: ${describe(kind, body.message, d)}`, {
+    status: CLIENT_STATUS[kind] ?? (status >= 400 && status < 600 ? status : 502),
+    code: type,
+    ...(retryable === undefined ? {} : { retryable }),
+    retryAfterMs: retryHintMs(headers),
+    upstreamRequestId: header(headers, 'x-amzn-requestid'),
+    upstreamStatus: status,
+    deployment: d.id,
+  });
+}
+
+/** An exception frame in a ConverseStream (`:exception-type` + `{"message": …}`) as a GatewayError. */
+export function bedrockStreamError(type: string, data: string, d: Deployment): GatewayError {
+  const { message } = readBody(data);
+  const kind = kindForAwsError(type, 500, message);
+  return new GatewayError(kind, `Upstream ${d.id} sent ${type} mid-stream: ${describe(kind, message, d)}`, {
+    code: type,
+    deployment: d.id,
+  });
+}
