@@ -127,6 +127,7 @@ function buildConfig(parsed: ParsedConfig, env: Env): Config {
     timeouts: { ...parsed.timeouts },
     retry: { ...parsed.retry },
     health: { ...parsed.health },
+    streaming: { ...parsed.streaming },
     logging: { ...parsed.logging },
     providers,
     models,

@@ -176,6 +176,11 @@ const RetryOverridesSchema = section({
   // budget_ratio is global only: the budget belongs to a deployment, which several models may share.
 });
 
+const StreamingSchema = section({
+  heartbeat_ms: positiveInteger().default(15_000),
+  max_concurrent: nonNegativeInteger().default(0),
+});
+
 const LoggingSchema = section({
   level: oneOf(LOG_LEVELS, 'a log level').default(DEFAULTS.logging.level),
 });
@@ -240,6 +245,7 @@ export const ConfigSchema = section({
   timeouts: TimeoutsSchema.prefault({}),
   retry: RetrySchema.prefault({}),
   health: HealthSchema.prefault({}),
+  streaming: StreamingSchema.prefault({}),
   logging: LoggingSchema.prefault({}),
   providers: nonEmptyRecord(ProviderSchema, NEED_PROVIDERS),
   models: nonEmptyRecord(ModelSchema, NEED_MODELS),

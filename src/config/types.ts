@@ -109,6 +109,13 @@ export interface ServerConfig {
   drain_timeout_ms: number;
 }
 
+export interface StreamingConfig {
+  /** While a committed stream waits on its upstream, a `: keep-alive` SSE comment goes out this often. */
+  heartbeat_ms: number;
+  /** Streams open at once; beyond it new stream requests get 503 with Retry-After. 0 = no limit. */
+  max_concurrent: number;
+}
+
 export interface LoggingConfig {
   level: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
 }
@@ -118,6 +125,7 @@ export interface Config {
   timeouts: Timeouts;
   retry: RetryPolicy;
   health: HealthPolicyConfig;
+  streaming: StreamingConfig;
   logging: LoggingConfig;
   providers: Readonly<Record<string, ProviderConfig>>;
   models: Readonly<Record<string, ModelConfig>>;

@@ -3,13 +3,13 @@ import { GatewayError, toGatewayError } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
 import { requestIdFrom } from '../observability/request-id.js';
 import { Pipeline, PipelineFailure, type AttemptRecord, type GatewayResult, type ResultMeta } from '../pipeline/index.js';
-import type { StreamEvent } from '../providers/types.js';
 import { buildRoutes, type Route } from '../routing/routes.js';
 import type { Transport } from '../transport/index.js';
 import { anthropicMessages } from './anthropic-dialect.js';
 import { parseJsonObject, readBody } from './body.js';
 import type { Exchange } from './exchange.js';
-import type { IngressDialect, StreamWriter } from './ingress.js';
+import type { IngressDialect } from './ingress.js';
+import { relayStream } from './relay.js';
 import { openAIChat, openAIEmbeddings, openAIResponses } from './openai-dialect.js';
 
 export interface AppDeps {
@@ -42,6 +42,7 @@ export function createApp({ config, transport, logger }: AppDeps): App {
   const pipeline = new Pipeline(config, transport, routes, { logger });
   const modelNames = [...routes.keys()];
   let draining = false;
+  let openStreams = 0;
 
   const json = (ex: Exchange, ctx: RequestContext, status: number, body: string, extra: Record<string, string> = {}) => {
     ctx.status = status;
@@ -72,6 +73,30 @@ export function createApp({ config, transport, logger }: AppDeps): App {
     const { model, stream, canonical } = dialect.parse(parseJsonObject(await readBody(ex, config.server.max_body_bytes)));
     ctx.model = model;
     const route = lookupRoute(model);
+    const { max_concurrent, heartbeat_ms } = config.streaming;
+    if (stream && max_concurrent > 0 && openStreams >= max_concurrent) {
+      throw new GatewayError('unavailable', `The gateway is serving its limit of ${max_concurrent} concurrent streams; retry shortly`, {
+        code: 'too_many_streams',
+        retryAfterMs: 1000,
+      });
+    }
+    if (stream) openStreams++;
+    try {
+      await runPipeline(ex, ctx, dialect, route, stream, canonical, heartbeat_ms);
+    } finally {
+      if (stream) openStreams--;
+    }
+  };
+
+  const runPipeline = async (
+    ex: Exchange,
+    ctx: RequestContext,
+    dialect: IngressDialect,
+    route: Route,
+    stream: boolean,
+    canonical: Record<string, unknown>,
+    heartbeatMs: number,
+  ): Promise<void> => {
     let result: GatewayResult;
     try {
       result = await pipeline.run({
@@ -94,7 +119,8 @@ export function createApp({ config, transport, logger }: AppDeps): App {
     ctx.status = 200;
     const writer = dialect.streamWriter(canonical);
     ex.start(200, { ...writer.headers, ...headers }, draining);
-    await writeStream(ex, ctx, result.events, writer);
+    const error = await relayStream(ex, result.events, writer, heartbeatMs);
+    if (error) ctx.error = error;
   };
 
   const get = (handler: Handler) => ({ GET: handler });
@@ -145,24 +171,6 @@ export function createApp({ config, transport, logger }: AppDeps): App {
       }
     },
   };
-}
-
-async function writeStream(ex: Exchange, ctx: RequestContext, events: AsyncIterable<StreamEvent>, writer: StreamWriter) {
-  for await (const e of events) {
-    if (ex.signal.aborted) break;
-    if (e.type === 'chunk') {
-      const text = writer.chunk(e);
-      if (text !== '' && !ex.write(text)) await ex.drained();
-    } else if (e.type === 'done') {
-      ex.end(writer.done());
-      return;
-    } else {
-      ctx.error = e.error;
-      ex.end(writer.error(e.error));
-      return;
-    }
-  }
-  ex.end();
 }
 
 /** The per-request knobs a client may turn: only ever narrowing what the config allows. */

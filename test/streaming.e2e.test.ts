@@ -1,0 +1,57 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { collectText, startStack, type Stack } from './helpers.js';
+
+let stack: Stack;
+beforeAll(async () => {
+  stack = await startStack({ extra: { streaming: { heartbeat_ms: 100, max_concurrent: 2 } } });
+});
+afterAll(async () => {
+  await stack.close();
+});
+
+const messages = [{ role: 'user' as const, content: 'hi' }];
+
+describe('streaming relay', () => {
+  it('sends keep-alive comments while the upstream is silent, and the SDK still parses the stream', async () => {
+    stack.mock.setPlan({ default: { chunk_gap_ms: 350 } });
+    try {
+      const res = await fetch(`${stack.base}/chat/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'gpt-test', messages: [{ role: 'user', content: 'hi' }], stream: true, max_tokens: 3 }),
+      });
+      const text = await res.text();
+      expect(text.match(/^: keep-alive$/gm)?.length ?? 0).toBeGreaterThanOrEqual(2);
+      expect(text.trimEnd().endsWith('data: [DONE]')).toBe(true);
+
+      const stream = await stack.client.chat.completions.create({ model: 'gpt-test', messages, stream: true, max_tokens: 3 });
+      const { finish } = await collectText(stream);
+      expect(finish).toBe('length');
+    } finally {
+      stack.mock.setPlan({});
+    }
+  });
+
+  it('beyond streaming.max_concurrent a new stream gets 503 with Retry-After; capacity comes back', async () => {
+    stack.mock.setPlan({ default: { chunk_gap_ms: 100 } });
+    try {
+      const open = [0, 1].map(async () => collectText(await stack.client.chat.completions.create({ model: 'gpt-test', messages, stream: true })));
+      await new Promise((r) => setTimeout(r, 250)); // both are committed and streaming now
+      const res = await fetch(`${stack.base}/chat/completions`, {
+        method: 'POST',
+        body: JSON.stringify({ model: 'gpt-test', messages, stream: true }),
+      });
+      expect(res.status).toBe(503);
+      expect(res.headers.get('retry-after')).toBe('1');
+      expect(((await res.json()) as { error: { code: string } }).error.code).toBe('too_many_streams');
+      // a non-streamed request is not limited
+      const plain = await stack.client.chat.completions.create({ model: 'gpt-test', messages });
+      expect(plain.choices[0]?.message.content).toBeTruthy();
+      for (const r of await Promise.all(open)) expect(r.finish).toBe('stop');
+      const again = await collectText(await stack.client.chat.completions.create({ model: 'gpt-test', messages, stream: true }));
+      expect(again.finish).toBe('stop');
+    } finally {
+      stack.mock.setPlan({});
+    }
+  });
+});
