@@ -253,3 +253,18 @@ describe('failover for an Anthropic client', () => {
     }
   });
 });
+
+describe('the /v1/messages route itself', () => {
+  it('a wrong method gets a 405 in Anthropic error shape', async () => {
+    const stack = await startStack();
+    try {
+      const res = await fetch(`${stack.server.url}/v1/messages`);
+      expect(res.status).toBe(405);
+      const body = (await res.json()) as { type: string; error: { type: string } };
+      expect(body.type).toBe('error');
+      expect(body.error.type).toBe('invalid_request_error');
+    } finally {
+      await stack.close();
+    }
+  });
+});

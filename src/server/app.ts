@@ -129,7 +129,7 @@ export function createApp({ config, transport, logger }: AppDeps): App {
     '/v1/chat/completions': post((ex, ctx) => runModel(ex, ctx, openAIChat)),
     '/v1/embeddings': post((ex, ctx) => runModel(ex, ctx, openAIEmbeddings)),
     '/v1/responses': post((ex, ctx) => runModel(ex, ctx, openAIResponses)),
-    '/v1/messages': post((ex, ctx) => runModel(ex, ctx, anthropicMessages(ctx.requestId))),
+    '/v1/messages': post((ex, ctx) => runModel(ex, ctx, ctx.dialect ?? anthropicMessages(ctx.requestId))),
     '/v1/models': get(async (ex, ctx) => json(ex, ctx, 200, modelsList(modelNames))),
     '/health': get(async (ex, ctx) => json(ex, ctx, 200, '{"status":"ok"}')),
     '/ready': get(async (ex, ctx) =>
@@ -157,6 +157,8 @@ export function createApp({ config, transport, logger }: AppDeps): App {
     async handle(ex) {
       const started = performance.now();
       const ctx: RequestContext = { requestId: requestIdFrom(ex.headers['x-request-id']) };
+      // Errors on the Anthropic route (even a wrong method) come in Anthropic's shape.
+      if (ex.path === '/v1/messages') ctx.dialect = anthropicMessages(ctx.requestId);
       try {
         await dispatch(ex)(ex, ctx);
       } catch (err) {
