@@ -1,9 +1,8 @@
-/**
- * Anthropic Messages response → canonical `chat.completion`, and the pieces the stream decoder shares with
- * it (finish reasons, usage). Pure.
- */
-import { GatewayError } from '../errors.js';
+
 import type { Deployment } from './types.js';
+import { malformed } from './common.js';
+
+export { malformed };
 
 type Json = Record<string, unknown>;
 
@@ -48,12 +47,6 @@ export function canonicalUsage(u: AnthropicUsage | undefined): Json {
   };
 }
 
-export function malformed(d: Deployment, what: string): GatewayError {
-  return new GatewayError('server', `Upstream ${d.id} returned ${what}`, {
-    code: 'upstream_malformed_response',
-    deployment: d.id,
-  });
-}
 
 interface ToolCall {
   id: string;

@@ -3,6 +3,7 @@
  * (`ThrottlingException:http://internal.amazon.com/coral/…`) with `{"message": …}` as the body; streams send the
  * same types camel-cased as exception frames (`throttlingException`). Pure.
  */
+import { clientStatus } from './common.js';
 import type { ErrorKind } from '../errors.js';
 import { GatewayError } from '../errors.js';
 import { kindForStatus, redactSecrets } from './openai.js';
@@ -33,14 +34,6 @@ const KIND_BY_TYPE: Record<string, ErrorKind> = {
 const CONTEXT_RE =
   /(input|prompt) is too long|too long for (the )?requested model|exceeds? (the )?(model'?s? )?(maximum )?context|context (window|length)|too many (input )?tokens/i;
 
-/** What the client sees for an upstream failure of each kind: the same policy as openai.ts. */
-const CLIENT_STATUS: Partial<Record<ErrorKind, number>> = {
-  auth: 502,
-  not_found: 502,
-  timeout: 504,
-  server: 502,
-  overloaded: 503,
-};
 
 /** `ThrottlingException:http://internal.amazon.com/…` → `ThrottlingException`; also `aws.protocols#…`-style prefixes. */
 export function awsErrorType(value: string | undefined): string | undefined {
@@ -95,7 +88,7 @@ export function classifyBedrockError(status: number, headers: Headers, bodyText:
   const hint = shouldRetryHeader(headers);
   const retryable = hint ?? (RETRYABLE_KINDS.has(kind) ? true : undefined);
   return new GatewayError(kind, `Upstream ${d.id} answered ${status}${type ? ` ${type}` : ''}: ${describe(kind, body.message, d)}`, {
-    status: CLIENT_STATUS[kind] ?? (status >= 400 && status < 600 ? status : 502),
+    status: clientStatus(kind, status),
     code: type,
     ...(retryable === undefined ? {} : { retryable }),
     retryAfterMs: retryHintMs(headers),

@@ -1,7 +1,9 @@
 /** Bedrock Converse response → OpenAI `chat.completion` JSON text. Pure, apart from a fresh completion id. */
 import { randomUUID } from 'node:crypto';
-import { GatewayError } from '../errors.js';
 import type { Deployment } from './types.js';
+import { malformed } from './common.js';
+
+export { malformed };
 
 type Json = Record<string, unknown>;
 
@@ -51,12 +53,6 @@ export function completionId(): string {
   return `chatcmpl-${randomUUID().replaceAll('-', '')}`;
 }
 
-export function malformed(d: Deployment, what: string): GatewayError {
-  return new GatewayError('server', `Upstream ${d.id} returned ${what}`, {
-    code: 'upstream_malformed_response',
-    deployment: d.id,
-  });
-}
 
 interface ToolCall {
   id: string;

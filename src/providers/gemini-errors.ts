@@ -7,6 +7,9 @@ import { type ErrorKind, GatewayError } from '../errors.js';
 import { kindForStatus, redactSecrets } from './openai.js';
 import { header, parseDuration, retryHintMs } from './retry-hints.js';
 import type { Deployment, Headers } from './types.js';
+import { clientStatus, malformed } from './common.js';
+
+export { malformed };
 
 export interface GoogleError {
   code?: unknown;
@@ -49,14 +52,6 @@ const KIND_BY_STATUS: Record<string, ErrorKind> = {
 const CONTEXT_RE = /input token count.*exceeds|exceeds the maximum number of tokens|context (length|window)|too many tokens/i;
 const BAD_KEY_RE = /API key (not valid|expired|invalid)/i;
 
-/** What the client sees for an upstream failure of each kind; the same as for OpenAI upstreams. */
-const CLIENT_STATUS: Partial<Record<ErrorKind, number>> = {
-  auth: 502,
-  not_found: 502,
-  timeout: 504,
-  server: 502,
-  overloaded: 503,
-};
 
 function detailsOf(error: GoogleError): Array<Record<string, unknown>> {
   return Array.isArray(error.details) ? error.details.filter((x): x is Record<string, unknown> => !!x && typeof x === 'object') : [];
@@ -104,7 +99,7 @@ export function googleError(httpStatus: number, error: GoogleError, headers: Hea
       ? `the upstream rejected the credentials configured for provider "${d.provider.name}"`
       : redactGoogleSecrets(message, d.provider.api_key) || kind.replace('_', ' ');
   return new GatewayError(kind, `Upstream ${d.id} ${what}: ${shown}`, {
-    status: CLIENT_STATUS[kind] ?? (httpStatus >= 400 && httpStatus < 600 ? httpStatus : 502),
+    status: clientStatus(kind, httpStatus),
     code: kind === 'context_length' ? 'context_length_exceeded' : status.toLowerCase() || undefined,
     retryAfterMs: retryHintMs(headers) ?? retryInfoMs(error),
     upstreamRequestId: header(headers, 'x-request-id'),
@@ -125,9 +120,6 @@ export function geminiStreamError(error: GoogleError, d: Deployment): GatewayErr
   return googleError(code, error, {}, d, 'sent an error mid-stream');
 }
 
-export function malformed(d: Deployment, what: string): GatewayError {
-  return new GatewayError('server', `Upstream ${d.id} returned ${what}`, { code: 'upstream_malformed_response', deployment: d.id });
-}
 
 /** A prompt Gemini refused to answer (`promptFeedback.blockReason`): content_policy, for content_policy_fallbacks. */
 export function promptBlocked(feedback: Record<string, unknown>, d: Deployment): GatewayError {

@@ -1,4 +1,5 @@
 import { GatewayError, type ErrorKind } from '../errors.js';
+import { clientStatus, malformed } from './common.js';
 import { header, retryHintMs, shouldRetryHeader } from './retry-hints.js';
 import type {
   Deployment,
@@ -63,12 +64,6 @@ export function parseOpenAIResponse(op: Operation, bodyText: string, d: Deployme
   return bodyText;
 }
 
-function malformed(d: Deployment, what: string): GatewayError {
-  return new GatewayError('server', `Upstream ${d.id} returned ${what}`, {
-    code: 'upstream_malformed_response',
-    deployment: d.id,
-  });
-}
 
 interface WireError {
   message?: unknown;
@@ -111,14 +106,6 @@ export function kindForStatus(status: number, code: string, message: string): Er
   return 'bad_request';
 }
 
-/** What the client sees for an upstream failure of each kind. */
-const CLIENT_STATUS: Partial<Record<ErrorKind, number>> = {
-  auth: 502, // the gateway's upstream credentials failed, not the client's
-  not_found: 502, // a configured target the upstream does not know is a config fault
-  timeout: 504,
-  server: 502, // an upstream 500 is the gateway's bad gateway, whatever code the upstream used
-  overloaded: 503,
-};
 
 export function classifyOpenAIError(status: number, headers: Headers, bodyText: string, d: Deployment): GatewayError {
   const wire = readWireError(bodyText);
@@ -126,9 +113,8 @@ export function classifyOpenAIError(status: number, headers: Headers, bodyText: 
   const rawMessage = typeof wire.message === 'string' ? wire.message : '';
   const kind = kindForStatus(status, code, rawMessage);
   const retryable = shouldRetry(headers, kind);
-  const clientStatus = CLIENT_STATUS[kind] ?? (status >= 400 && status < 600 ? status : 502);
   return new GatewayError(kind, `Upstream ${d.id} answered ${status}: ${describe(kind, rawMessage, d)}`, {
-    status: clientStatus,
+    status: clientStatus(kind, status),
     code: code || undefined,
     param: typeof wire.param === 'string' ? wire.param : undefined,
     ...(retryable === undefined ? {} : { retryable }),
