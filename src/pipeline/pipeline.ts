@@ -39,7 +39,13 @@ export interface ResultMeta {
 
 export type GatewayResult =
   | { type: 'json'; body: string; meta: ResultMeta }
-  | { type: 'stream'; events: AsyncIterable<StreamEvent>; meta: ResultMeta };
+  | {
+      type: 'stream';
+      events: AsyncIterable<StreamEvent>;
+      meta: ResultMeta;
+      /** Frees the upstream and the deployment's slot if `events` will never be read (idempotent). */
+      cancel(): void;
+    };
 
 /** A GatewayError plus what was tried, so the server can still report attempts. */
 export class PipelineFailure {
@@ -189,12 +195,20 @@ export class Pipeline {
           const committed = await attemptStream(input, d, record);
           record.ms = Math.round(performance.now() - t0);
           this.succeeded(health, committed.response.headers, record.ms);
-          const events = relay(committed, d, (error) => {
+          let ended = false;
+          const onEnd = (error: GatewayError | undefined): void => {
+            if (ended) return;
+            ended = true;
             if (error && !deadline.signal.aborted) health.recordFailure(Date.now(), error.kind, error.retryAfterMs);
             health.release();
             deadline.release();
-          });
-          return { ok: true, handedOff: true, result: { type: 'stream', events, meta: { deployment: d.id, attempts } } };
+          };
+          const events = relay(committed, d, onEnd);
+          const cancel = (): void => {
+            committed.response.discard();
+            onEnd(undefined);
+          };
+          return { ok: true, handedOff: true, result: { type: 'stream', events, cancel, meta: { deployment: d.id, attempts } } };
         }
         const { body, headers } = await attemptJson(input, d, record);
         record.ms = Math.round(performance.now() - t0);

@@ -117,8 +117,14 @@ export function createApp({ config, transport, logger }: AppDeps): App {
     const headers = { 'x-request-id': ctx.requestId, ...metaHeaders(result.meta) };
     if (result.type === 'json') return json(ex, ctx, 200, dialect.renderJson(result.body), headers);
     ctx.status = 200;
-    const writer = dialect.streamWriter(canonical);
-    ex.start(200, { ...writer.headers, ...headers }, draining);
+    let writer: ReturnType<IngressDialect['streamWriter']>;
+    try {
+      writer = dialect.streamWriter(canonical);
+      ex.start(200, { ...writer.headers, ...headers }, draining);
+    } catch (err) {
+      result.cancel(); // the stream will never be read: free its upstream now
+      throw err;
+    }
     const error = await relayStream(ex, result.events, writer, heartbeatMs);
     if (error) ctx.error = error;
   };
