@@ -108,6 +108,14 @@ describe('OpenAI SDK → lifeline → mock in the Anthropic dialect', () => {
     expect(lastRecord(world.claude).body).toMatchObject({ stream: true });
   });
 
+  it('embeddings on a model served only by Anthropic: a clear 400, and no upstream call', async () => {
+    const before = world.claude.stats().requests;
+    const err = await world.client.embeddings.create({ model: 'claude', input: 'x' }).catch((e: unknown) => e);
+    expect(err).toMatchObject({ status: 400, code: 'unsupported_operation' });
+    expect((err as Error).message).toMatch(/claude.*embeddings.*anthropic/);
+    expect(world.claude.stats().requests).toBe(before);
+  });
+
   it('streams without include_usage: no usage-only chunk reaches the client', async () => {
     const stream = await world.client.chat.completions.create({ model: 'claude', messages, stream: true });
     let usageOnly = 0;

@@ -104,3 +104,21 @@ describe('OpenAI-compatible presets', () => {
     expect(mock.stats().records.at(-1)!.headers.authorization).toBe('Bearer gsk-0123456789');
   });
 });
+
+describe('preset quirks', () => {
+  it('groq: fields Groq rejects are dropped before the request leaves', async () => {
+    await client.chat.completions.create({
+      model: 'llama',
+      messages: [{ role: 'user', content: 'hi' }],
+      logprobs: true,
+      top_logprobs: 2,
+      logit_bias: { '50256': -100 },
+      seed: 3,
+    });
+    const sent = mock.stats().records.at(-1)!.body as Record<string, unknown>;
+    expect(sent.logprobs).toBeUndefined();
+    expect(sent.top_logprobs).toBeUndefined();
+    expect(sent.logit_bias).toBeUndefined();
+    expect(sent.seed).toBe(3);
+  });
+});

@@ -8,7 +8,9 @@ import type { ProviderAdapter } from './types.js';
  * rejects comes back as its own 400, which the client sees.
  */
 const QUIRKS: Partial<Record<ProviderType, Partial<OpenAIWire>>> = {
-  // Local servers usually run without auth; a key, if configured, is still sent as a Bearer token.
+  // Groq answers 400 to these OpenAI fields (its docs list them as unsupported); dropping them lets a request
+  // that fails over from OpenAI still be served.
+  groq: { omit: ['logprobs', 'top_logprobs', 'logit_bias'] },
 };
 
 /** Hosts whose API has no OpenAI Responses endpoint. */
