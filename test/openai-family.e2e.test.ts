@@ -25,6 +25,7 @@ beforeAll(async () => {
       gpt: { targets: [{ provider: 'openai', model: 'gpt-4o' }] },
       'azure-gpt': { targets: [{ provider: 'azure', model: 'my-gpt4o-deployment' }] },
       llama: { targets: [{ provider: 'groq', model: 'llama-3.3-70b' }] },
+      accented: { targets: [{ provider: 'openai', model: 'modèle-1' }] },
     },
   });
   server = await startServer(config, { logger: memoryLogger().logger });
@@ -120,5 +121,15 @@ describe('preset quirks', () => {
     expect(sent.top_logprobs).toBeUndefined();
     expect(sent.logit_bias).toBeUndefined();
     expect(sent.seed).toBe(3);
+  });
+});
+
+describe('names a header cannot carry', () => {
+  it('a target model with non-ASCII characters still answers, with a %-encoded deployment header', async () => {
+    const { data, response } = await client.chat.completions
+      .create({ model: 'accented', messages: [{ role: 'user', content: 'hi' }] })
+      .withResponse();
+    expect(data.choices[0]?.message.content).toBe(reply());
+    expect(response.headers.get('x-lifeline-deployment')).toBe('openai%2Fmod%C3%A8le-1');
   });
 });

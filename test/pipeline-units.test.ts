@@ -91,3 +91,12 @@ describe('Watchdog', () => {
     dog2.stop();
   });
 });
+
+describe('headerSafe', () => {
+  it('keeps printable ASCII and encodes anything a header cannot carry', async () => {
+    const { headerSafe } = await import('../src/server/app.js');
+    expect(headerSafe('openai-east/gpt-4o')).toBe('openai-east/gpt-4o');
+    expect(headerSafe('ollama/qwen2.5:7b-instruct')).toBe('ollama/qwen2.5:7b-instruct');
+    expect(headerSafe('local/modèle\nx')).toBe('local%2Fmod%C3%A8le%0Ax');
+  });
+});

@@ -206,14 +206,19 @@ function one(v: string | string[] | undefined): string | undefined {
 
 function metaHeaders(meta: ResultMeta): Record<string, string> {
   const h = attemptHeaders(meta.deployment, meta.attempts.length);
-  if (meta.fallback) h['x-lifeline-fallback'] = meta.fallback;
+  if (meta.fallback) h['x-lifeline-fallback'] = headerSafe(meta.fallback);
   return h;
 }
 
 function attemptHeaders(deployment: string | undefined, attempts: number): Record<string, string> {
   const h: Record<string, string> = { 'x-lifeline-attempts': String(attempts) };
-  if (deployment) h['x-lifeline-deployment'] = deployment;
+  if (deployment) h['x-lifeline-deployment'] = headerSafe(deployment);
   return h;
+}
+
+/** Config names may hold any characters; a header value may not. Printable ASCII passes as is, the rest is %-encoded. */
+export function headerSafe(value: string): string {
+  return /^[\x20-\x7e]*$/.test(value) ? value : encodeURIComponent(value);
 }
 
 function modelsList(names: string[]): string {
