@@ -2,6 +2,7 @@
 // The chaos suite (test/chaos.test.ts) covers behaviour at volume and timing; this file pins the individual
 // decisions: which deployment or fallback answers, what the client sees, and what each upstream received.
 import OpenAI, { APIError } from 'openai';
+import type { AttemptRecord } from '../src/pipeline/index.js';
 import { describe, expect, it } from 'vitest';
 import { resolveConfig } from '../src/config/index.js';
 import { type FaultPlan, type MockServer, startMock } from '../src/mock/index.js';
@@ -81,14 +82,7 @@ async function timed<T>(fn: () => Promise<T>): Promise<{ value: T; ms: number }>
   return { value, ms: performance.now() - t0 };
 }
 
-interface LoggedAttempt {
-  deployment: string;
-  status?: number;
-  kind?: string;
-  upstreamRequestId?: string;
-  ms: number;
-  waitedMs?: number;
-}
+type LoggedAttempt = AttemptRecord;
 
 /** The gateway's access-log line for a request (written just after the response ends, so poll briefly). */
 async function requestLine(lines: string[], requestId: string): Promise<{ status: number; attempts: LoggedAttempt[]; [k: string]: unknown }> {

@@ -1,6 +1,6 @@
 
 import type { Deployment } from './types.js';
-import { malformed } from './common.js';
+import { malformed, parseUpstreamJson, type ToolCall } from './common.js';
 
 export { malformed };
 
@@ -48,20 +48,10 @@ export function canonicalUsage(u: AnthropicUsage | undefined): Json {
 }
 
 
-interface ToolCall {
-  id: string;
-  type: 'function';
-  function: { name: string; arguments: string };
-}
 
 /** Validates an Anthropic message and returns it as OpenAI `chat.completion` JSON text. */
 export function parseAnthropicResponse(bodyText: string, d: Deployment): string {
-  let msg: Json;
-  try {
-    msg = JSON.parse(bodyText);
-  } catch {
-    throw malformed(d, 'a body that is not JSON');
-  }
+  const msg = parseUpstreamJson(bodyText, d) as Json;
   if (typeof msg !== 'object' || msg === null || !Array.isArray(msg.content)) {
     throw malformed(d, 'JSON without a "content" array');
   }

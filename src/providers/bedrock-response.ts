@@ -1,7 +1,7 @@
 /** Bedrock Converse response → OpenAI `chat.completion` JSON text. Pure, apart from a fresh completion id. */
 import { randomUUID } from 'node:crypto';
 import type { Deployment } from './types.js';
-import { malformed } from './common.js';
+import { malformed, parseUpstreamJson, type ToolCall } from './common.js';
 
 export { malformed };
 
@@ -54,19 +54,9 @@ export function completionId(): string {
 }
 
 
-interface ToolCall {
-  id: string;
-  type: 'function';
-  function: { name: string; arguments: string };
-}
 
 export function parseConverseResponse(bodyText: string, d: Deployment): string {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(bodyText);
-  } catch {
-    throw malformed(d, 'a body that is not JSON');
-  }
+  const parsed = parseUpstreamJson(bodyText, d);
   const message = ((parsed as Json | null)?.output as Json | undefined)?.message as Json | undefined;
   if (!message || !Array.isArray(message.content)) throw malformed(d, 'JSON without "output.message.content"');
   const response = parsed as Json;

@@ -21,3 +21,19 @@ const CLIENT_STATUS: Partial<Record<ErrorKind, number>> = {
 export function clientStatus(kind: ErrorKind, upstreamStatus: number): number {
   return CLIENT_STATUS[kind] ?? (upstreamStatus >= 400 && upstreamStatus < 600 ? upstreamStatus : 502);
 }
+
+/** An upstream 2xx body as JSON; anything unparseable is a retryable malformed-response fault. */
+export function parseUpstreamJson(bodyText: string, d: Deployment): unknown {
+  try {
+    return JSON.parse(bodyText);
+  } catch {
+    throw malformed(d, 'a body that is not JSON');
+  }
+}
+
+/** An OpenAI tool call, as every provider's response translation builds it. */
+export interface ToolCall {
+  id: string;
+  type: 'function';
+  function: { name: string; arguments: string };
+}

@@ -3,29 +3,21 @@
  * parts → text and tool calls, finish reasons, usage.
  */
 import { randomUUID } from 'node:crypto';
+import { parseUpstreamJson, type ToolCall } from './common.js';
 import { malformed, promptBlocked } from './gemini-errors.js';
 import { THOUGHT_SEPARATOR } from './gemini-request.js';
 import type { Deployment } from './types.js';
 
 type Json = Record<string, unknown>;
 
-export interface ToolCall {
-  id: string;
-  type: 'function';
-  function: { name: string; arguments: string };
-}
+export type { ToolCall } from './common.js';
 
 function isObject(v: unknown): v is Json {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 export function parseJsonObject(text: string, d: Deployment): Json {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch {
-    throw malformed(d, 'a body that is not JSON');
-  }
+  const parsed = parseUpstreamJson(text, d);
   if (!isObject(parsed)) throw malformed(d, 'JSON that is not an object');
   return parsed;
 }

@@ -1,5 +1,5 @@
 import { GatewayError, type ErrorKind } from '../errors.js';
-import { clientStatus, malformed } from './common.js';
+import { clientStatus, malformed, parseUpstreamJson } from './common.js';
 import { header, retryHintMs, shouldRetryHeader } from './retry-hints.js';
 import type {
   Deployment,
@@ -51,12 +51,7 @@ export function buildOpenAIRequest(
 const RESPONSE_FIELD: Record<Operation, string> = { chat: 'choices', embeddings: 'data', responses: 'output' };
 
 export function parseOpenAIResponse(op: Operation, bodyText: string, d: Deployment): string {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(bodyText);
-  } catch {
-    throw malformed(d, 'a body that is not JSON');
-  }
+  const parsed = parseUpstreamJson(bodyText, d);
   const field = RESPONSE_FIELD[op];
   if (typeof parsed !== 'object' || parsed === null || !Array.isArray((parsed as Record<string, unknown>)[field])) {
     throw malformed(d, `JSON without a "${field}" array`);
