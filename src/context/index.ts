@@ -1,0 +1,22 @@
+export { countChatPromptTokens, renderFunctions } from './chat.js';
+export {
+  audioTokens,
+  DEFAULT_IMAGE_SIZE,
+  fileTokens,
+  IMAGE_BASE_TOKENS,
+  IMAGE_TILE_TOKENS,
+  imageSizeFromDataUrl,
+  imageTokens,
+  openAIImageTokens,
+  PDF_PAGE_TOKENS,
+} from './media.js';
+export type { ImageDetail, ImageSize } from './media.js';
+export {
+  applyMargin,
+  countEncodedTokens,
+  countTextTokens,
+  encodingFor,
+  normalizeModelName,
+  preloadEncoding,
+} from './tokens.js';
+export type { EncodingChoice, EncodingName, ModelFamily } from './tokens.js';
