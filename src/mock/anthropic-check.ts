@@ -1,7 +1,8 @@
 /**
  * The Anthropic dialect's request checks: what the real Messages API refuses with a 400, enough to catch a
  * gateway that translates badly (missing max_tokens, roles that do not alternate, a tool_result without its
- * tool_use, empty text blocks). Messages follow the real API's wording. Pure.
+ * tool_use, empty text blocks, a final assistant prefill ending in whitespace). Messages follow the real API's
+ * wording. Pure.
  */
 import { InvalidRequest } from './dialect.js';
 
@@ -72,6 +73,11 @@ function checkConversation(messages: unknown): void {
       fail(`messages.${i}: all messages must have non-empty content except for the optional final assistant message`, 'messages');
     }
     for (const block of blocks) checkBlock(block, m.role, i);
+    const lastBlock = blocks[blocks.length - 1];
+    if (isLast && m.role === 'assistant' && lastBlock?.type === 'text' && /\s$/.test(lastBlock.text as string)) {
+      // A prefill: the model continues it, and the real API refuses one that ends with whitespace.
+      fail('messages: final assistant content cannot end with trailing whitespace', 'messages');
+    }
     const results = blocks.filter((b) => b.type === 'tool_result').map((b) => b.tool_use_id as string);
     const pending = previous?.toolUses ?? [];
     const stray = results.find((id) => !pending.includes(id));

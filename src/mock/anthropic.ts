@@ -2,9 +2,10 @@
  * The Anthropic dialect of the mock: `message` bodies, the named-event stream (message_start,
  * content_block_start/delta/stop, ping, message_delta, message_stop, error) and the
  * `{"type":"error","error":{"type","message"}}` shape. It answers what the OpenAI dialect answers: the same
- * text, one delta per word, or a tool call with placeholder input. Pure: turns request bodies into `Reply`s.
+ * text, one delta per word, or a tool call with placeholder input — except that any trailing assistant message
+ * is a prefill, continued. Pure: turns request bodies into `Reply`s.
  */
-import { contentChars, estimateTokens, placeholderArguments, splitPieces, splitWords } from './content.js';
+import { contentChars, contentText, continueReply, estimateTokens, placeholderArguments, splitPieces, splitWords } from './content.js';
 import type { Fault } from './faults.js';
 import type { FaultRenderer, Reply, StreamScript } from './respond.js';
 
@@ -94,18 +95,29 @@ function chooseTool(request: Json): ToolUse | null {
   return { name: tool.name as string, input: placeholderArguments(tool.input_schema) };
 }
 
-/** The answer to a Messages request: a tool call when tools apply, else `reply` cut to `max_tokens` words. */
+/** The assistant prefill of a Messages request: any trailing assistant message's text (string or text blocks), else null. */
+export function anthropicPrefill(body: unknown): string | null {
+  const messages = isObject(body) ? body.messages : undefined;
+  const last = Array.isArray(messages) ? messages[messages.length - 1] : undefined;
+  return isObject(last) && last.role === 'assistant' ? contentText(last.content) : null;
+}
+
+/**
+ * The answer to a Messages request: a tool call when tools apply, else `reply` — or its continuation after a
+ * prefill (see `continueReply`) — cut to `max_tokens` words.
+ */
 export function messagesAnswer(body: unknown, reply: string): MessagesAnswer {
   const request = isObject(body) ? body : {};
   const tool = chooseTool(request);
   if (tool) return { text: null, deltas: splitPieces(JSON.stringify(tool.input)), stopReason: 'tool_use', tool };
-  const words = splitWords(reply);
+  const text = continueReply(reply, anthropicPrefill(request));
+  const words = splitWords(text);
   const limit = request.max_tokens;
   if (typeof limit === 'number' && limit < words.length) {
     const deltas = words.slice(0, limit);
     return { text: deltas.join(''), deltas, stopReason: 'max_tokens' };
   }
-  return { text: reply, deltas: words, stopReason: 'end_turn' };
+  return { text, deltas: words, stopReason: 'end_turn' };
 }
 
 function inputTokens(request: Json): number {

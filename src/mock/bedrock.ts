@@ -5,10 +5,10 @@
  * header), not verified. Pure: turns request bodies into `Reply`s; the answer itself comes from `chatAnswer`.
  */
 import { encodeEventStreamMessage } from '../providers/bedrock-eventstream.js';
-import { estimateTokens } from './content.js';
+import { contentText, estimateTokens } from './content.js';
 import { type DialectRoute, InvalidRequest } from './dialect.js';
 import type { Fault } from './faults.js';
-import { chatAnswer } from './openai.js';
+import { type ChatAnswer, chatAnswer } from './openai.js';
 import type { FaultRenderer, Reply, StreamScript } from './respond.js';
 
 type Json = Record<string, unknown>;
@@ -117,22 +117,34 @@ export function checkConverse(body: unknown): Json[] {
 // ---------------------------------------------------------------------------------------------------------
 // Replies
 
-/** The request as `chatAnswer` reads it (OpenAI-shaped), so every dialect gives the same answer. */
-function openAIView(request: Json, messages: Json[]): Json {
+/**
+ * The request as `chatAnswer` reads it (OpenAI-shaped), so every dialect gives the same answer. A trailing
+ * assistant message is a prefill (Claude on Bedrock continues it): it becomes an OpenAI `prefix: true` message.
+ * Tolerant of unchecked bodies, for `MockServer.answerFor`.
+ */
+function openAIView(request: Json): Json {
+  const messages = Array.isArray(request.messages) ? (request.messages as unknown[]) : [];
   const config = (request.toolConfig ?? {}) as Json;
   const tools = (Array.isArray(config.tools) ? config.tools : []).map((t) => {
     const spec = ((t as Json).toolSpec ?? {}) as Json;
     return { type: 'function', function: { name: spec.name, parameters: (spec.inputSchema as Json | undefined)?.json } };
   });
   const forced = ((config.toolChoice as Json | undefined)?.tool as Json | undefined)?.name;
-  const last = messages[messages.length - 1]!;
-  const answersTool = (last.content as Json[]).some((b) => 'toolResult' in b);
+  const last = (messages[messages.length - 1] ?? {}) as Json;
+  const blocks = Array.isArray(last.content) ? (last.content as unknown[]) : [];
+  const answersTool = blocks.some((b) => !!b && typeof b === 'object' && 'toolResult' in b);
+  const prefill = last.role === 'assistant' ? [{ role: 'assistant', content: contentText(blocks), prefix: true }] : [];
   return {
-    messages: [{ role: answersTool ? 'tool' : 'user' }],
+    messages: [{ role: answersTool ? 'tool' : 'user' }, ...prefill],
     tools,
     ...(typeof forced === 'string' ? { tool_choice: { type: 'function', function: { name: forced } } } : {}),
     max_tokens: (request.inferenceConfig as Json | undefined)?.maxTokens,
   };
+}
+
+/** What the mock answers a Converse request (text with any prefill continued, or a tool call), before any wire format. */
+export function converseAnswer(body: unknown, reply: string): ChatAnswer {
+  return chatAnswer(openAIView(body && typeof body === 'object' ? (body as Json) : {}), reply);
 }
 
 function promptTokens(messages: Json[]): number {
@@ -168,7 +180,7 @@ function exceptionFrame(fault: Fault): Buffer {
 export function converseReply(body: unknown, stream: boolean, ctx: { n: number; reply: string }): Reply {
   const request = body as Json;
   const messages = checkConverse(body);
-  const answer = chatAnswer(openAIView(request, messages), ctx.reply);
+  const answer = converseAnswer(request, ctx.reply);
   const prompt = promptTokens(messages);
   const usage = { inputTokens: prompt, outputTokens: answer.deltas.length, totalTokens: prompt + answer.deltas.length };
   const stopReason = STOP_REASONS[answer.finishReason];

@@ -31,6 +31,32 @@ export function splitWords(text: string): string[] {
   return text.match(/\s*\S+\s*/g) ?? [text];
 }
 
+/**
+ * The text of a message `content`: a string as is, or its text parts joined — OpenAI `{type:'text', text}`
+ * parts, Anthropic text blocks, Bedrock `{text}` blocks; other parts and blocks (images, tool calls) add nothing.
+ */
+export function contentText(content: unknown): string {
+  if (typeof content === 'string') return content;
+  if (!Array.isArray(content)) return '';
+  let text = '';
+  for (const part of content) {
+    if (!part || typeof part !== 'object') continue;
+    const { type, text: piece } = part as { type?: unknown; text?: unknown };
+    if ((type === undefined || type === 'text') && typeof piece === 'string') text += piece;
+  }
+  return text;
+}
+
+/**
+ * What the mock answers after an assistant prefill: the rest of `reply` when `reply` starts with `prefill` (so
+ * `prefill + answer === reply` exactly, even for a prefill cut mid-word or ending in a space), else all of
+ * `reply` (a model ignores a prefill it does not recognise). No prefill (null or '') answers `reply`.
+ */
+export function continueReply(reply: string, prefill: string | null | undefined): string {
+  if (!prefill) return reply;
+  return reply.startsWith(prefill) ? reply.slice(prefill.length) : reply;
+}
+
 /** Splits `text` into at least `minPieces` pieces of at most `maxLength` characters (fewer only if too short). */
 export function splitPieces(text: string, minPieces = 2, maxLength = 8): string[] {
   const pieces = Math.min(text.length, Math.max(minPieces, Math.ceil(text.length / maxLength)));

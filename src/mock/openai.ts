@@ -5,6 +5,8 @@
 import { InvalidRequest } from './dialect.js';
 import {
   contentChars,
+  contentText,
+  continueReply,
   embeddingVector,
   estimateTokens,
   float32Base64,
@@ -122,18 +124,34 @@ function maxTokens(body: Json): number | undefined {
   return Number.isInteger(limit) && (limit as number) > 0 ? (limit as number) : undefined;
 }
 
-/** Decides the answer: a tool call when tools apply, else `reply` (cut to `max_tokens` deltas, if set). */
+/**
+ * The assistant prefill of a chat request: the text of a trailing `{role:'assistant', prefix:true}` message
+ * (DeepSeek's and Mistral's flag), else null. A trailing assistant message without the flag is no prefill:
+ * OpenAI answers anew.
+ */
+export function openaiPrefill(body: unknown): string | null {
+  const messages = body && typeof body === 'object' ? (body as Json).messages : undefined;
+  const last = Array.isArray(messages) ? (messages[messages.length - 1] as Json | null | undefined) : undefined;
+  if (!last || typeof last !== 'object' || last.role !== 'assistant' || last.prefix !== true) return null;
+  return contentText(last.content);
+}
+
+/**
+ * Decides the answer: a tool call when tools apply, else `reply` — or its continuation after a prefill (see
+ * `continueReply`) — one delta per word, cut to `max_tokens` deltas if set.
+ */
 export function chatAnswer(body: unknown, reply: string): ChatAnswer {
   const request = body && typeof body === 'object' ? (body as Json) : {};
   const tool = chooseTool(request);
   if (tool) return { text: null, deltas: splitPieces(tool.arguments), finishReason: 'tool_calls', tool };
-  const words = splitWords(reply);
+  const text = continueReply(reply, openaiPrefill(request));
+  const words = splitWords(text);
   const limit = maxTokens(request);
   if (limit !== undefined && limit < words.length) {
     const deltas = words.slice(0, limit);
     return { text: deltas.join(''), deltas, finishReason: 'length' };
   }
-  return { text: reply, deltas: words, finishReason: 'stop' };
+  return { text, deltas: words, finishReason: 'stop' };
 }
 
 function promptTokens(messages: unknown[]): number {

@@ -4,6 +4,8 @@
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import { messagesAnswer } from './anthropic.js';
+import { converseAnswer } from './bedrock.js';
 import { defaultReply } from './content.js';
 import { type FaultPlan, FaultSchedule, PlanError, plannedOutcome, validatePlan } from './faults.js';
 import { InvalidRequest, type MockContext } from './dialect.js';
@@ -26,6 +28,15 @@ export interface MockOptions {
   maxRecords?: number;
 }
 
+/** The request shapes `MockServer.answerFor` reads. */
+export type MockDialect = 'openai' | 'anthropic' | 'bedrock';
+
+const ANSWERS: Record<MockDialect, (body: unknown, reply: string) => { text: string | null }> = {
+  openai: chatAnswer,
+  anthropic: messagesAnswer,
+  bedrock: converseAnswer,
+};
+
 export interface MockServer {
   /** Base URL including `/v1`, e.g. `http://127.0.0.1:PORT/v1`: what an OpenAI-type provider's base_url points at. */
   url: string;
@@ -37,8 +48,15 @@ export interface MockServer {
   setPlan(plan: FaultPlan): void;
   /** Clears stats; the plan goes back to the start options' plan; the PRNG is reseeded. */
   reset(): void;
-  /** The text the mock answers for this chat request body ('' when the answer is a tool call). */
-  answerFor(body: unknown): string;
+  /**
+   * The text the mock answers for this request body ('' when the answer is a tool call): `reply`, cut to the
+   * body's max tokens, or its continuation after an assistant prefill (see `continueReply`). `dialect` says
+   * how to read the body, as the route of that dialect would (default `openai`: chat completions, where only a
+   * trailing assistant message with `prefix: true` is a prefill; `anthropic`: Messages, where any trailing
+   * assistant message is; `bedrock`: Converse, likewise). A body the gateway receives is OpenAI-shaped, whatever
+   * dialect its upstream speaks.
+   */
+  answerFor(body: unknown, dialect?: MockDialect): string;
   /** Closes, destroying hung and stalled connections, so it never hangs. */
   close(): Promise<void>;
 }
@@ -249,7 +267,7 @@ export async function startMock(options: MockOptions = {}): Promise<MockServer> 
     stats: () => log.snapshot(),
     setPlan,
     reset: resetAll,
-    answerFor: (body) => chatAnswer(body, reply).text ?? '',
+    answerFor: (body, dialect = 'openai') => ANSWERS[dialect](body, reply).text ?? '',
     close() {
       closing ??= new Promise<void>((resolve) => {
         server.close(() => resolve());
