@@ -29,6 +29,11 @@ export class Watchdog {
 
   /** A body chunk arrived. */
   chunk(): void {
+    if (!this.started && this.timer && this.idleMs < this.firstByteMs) {
+      // The pending check was set for the (longer) first-byte limit; the idle limit applies from now on.
+      clearTimeout(this.timer);
+      this.timer = setTimeout(this.check, this.idleMs);
+    }
     this.started = true;
     this.waiting = false;
   }
