@@ -61,6 +61,7 @@ describe('parseConfig', () => {
       base_url: 'https://api.openai.com/v1',
       proxy: undefined,
       headers: {},
+      supports_prefill: false,
     });
     expect(config.providers['openai-west']?.base_url).toBe('https://west.example.com/v1');
     expect(config.models['gpt-4o']?.targets).toEqual([
@@ -69,6 +70,32 @@ describe('parseConfig', () => {
     ]);
     expect(config.models['gpt-4o']?.fallbacks).toEqual(['gpt-4o-mini', 'claude-sonnet']);
     expect(config.models['claude-sonnet']?.name).toBe('claude-sonnet');
+  });
+
+  it('resume, prefill and hedge settings: defaults by provider type, overrides, and clear errors', () => {
+    const config = resolveConfig(
+      {
+        providers: {
+          a: { type: 'anthropic', api_key: 'k' },
+          d: { type: 'deepseek', api_key: 'k' },
+          o: { type: 'openai', api_key: 'k' },
+          v: { type: 'vllm', supports_prefill: true },
+          n: { type: 'anthropic', api_key: 'k', supports_prefill: false },
+        },
+        models: { m: { targets: [{ provider: 'o', model: 'x' }], hedge: { after_percentile: 95 } } },
+      },
+      {},
+    );
+    const prefill = Object.fromEntries(Object.values(config.providers).map((p) => [p.name, p.supports_prefill]));
+    expect(prefill).toEqual({ a: true, d: true, o: false, v: true, n: false });
+    expect(config.streaming).toMatchObject({ resume: true, max_resumes: 2, resume_max_chars: 1024 * 1024 });
+    expect(config.models.m?.hedge).toEqual({ after_ms: undefined, after_percentile: 95 });
+    const bad = () =>
+      resolveConfig({ providers: { o: { type: 'openai' } }, models: { m: { targets: [{ provider: 'o', model: 'x' }], hedge: {} } } }, {});
+    expect(bad).toThrow(/models\.m\.hedge.*after_ms/s);
+    const badPercentile = () =>
+      resolveConfig({ providers: { o: { type: 'openai' } }, models: { m: { targets: [{ provider: 'o', model: 'x' }], hedge: { after_percentile: 100 } } } }, {});
+    expect(badPercentile).toThrow(/after_percentile.*percentile from 1 to 99.9/s);
   });
 
   it('applies defaults', () => {

@@ -15,6 +15,7 @@ const provider: ProviderConfig = {
   base_url: 'https://bedrock-runtime.us-east-1.amazonaws.com',
   region: 'us-east-1',
   aws: { access_key_id: 'AKIDEXAMPLE', secret_access_key: SECRET, session_token: undefined },
+  supports_prefill: false,
 };
 const MODEL = 'anthropic.claude-3-5-sonnet-20240620-v1:0';
 const d: Deployment = { id: `aws-east/${MODEL}`, provider, model: MODEL };

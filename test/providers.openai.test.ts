@@ -14,6 +14,7 @@ const provider: ProviderConfig = {
   api_version: undefined,
   region: undefined,
   aws: undefined,
+  supports_prefill: false,
 };
 const d: Deployment = { id: 'east/gpt-4o', provider, model: 'gpt-4o' };
 

@@ -40,6 +40,7 @@ async function chat(
     api_version: undefined,
     region: undefined,
     aws: undefined,
+    supports_prefill: false,
   };
   try {
     const res = await transport.send({

@@ -107,6 +107,7 @@ function buildConfig(parsed: ParsedConfig, env: Env): Config {
       api_version: provider.api_version,
       region: provider.region,
       aws: provider.type === 'bedrock' ? awsCredentials(provider, env) : undefined,
+      supports_prefill: provider.supports_prefill ?? PROVIDER_TYPES[provider.type].prefill,
     }),
   );
   const models = mapEntries(
@@ -120,6 +121,7 @@ function buildConfig(parsed: ParsedConfig, env: Env): Config {
       content_policy_fallbacks: [...model.content_policy_fallbacks],
       timeouts: overlay<Timeouts>(parsed.timeouts, model.timeouts),
       retry: overlay<RetryPolicy>(parsed.retry, model.retry),
+      hedge: model.hedge && { after_ms: model.hedge.after_ms, after_percentile: model.hedge.after_percentile },
     }),
   );
   return {

@@ -8,27 +8,29 @@ export interface ProviderTypeInfo {
   family: ProviderFamily;
   /** Used when the provider omits `base_url`; undefined when there is no sensible default (Azure). */
   default_base_url: string | undefined;
+  /** Continues a trailing assistant message out of the box (see `supports_prefill`). */
+  prefill: boolean;
 }
 
 export const PROVIDER_TYPES = {
-  openai: { family: 'openai', default_base_url: 'https://api.openai.com/v1' },
-  anthropic: { family: 'anthropic', default_base_url: 'https://api.anthropic.com/v1' },
-  gemini: { family: 'gemini', default_base_url: 'https://generativelanguage.googleapis.com/v1beta' },
-  azure: { family: 'azure', default_base_url: undefined },
+  openai: { family: 'openai', default_base_url: 'https://api.openai.com/v1', prefill: false },
+  anthropic: { family: 'anthropic', default_base_url: 'https://api.anthropic.com/v1', prefill: true },
+  gemini: { family: 'gemini', default_base_url: 'https://generativelanguage.googleapis.com/v1beta', prefill: false },
+  azure: { family: 'azure', default_base_url: undefined, prefill: false },
   // Built from `region` when base_url is absent: https://bedrock-runtime.<region>.amazonaws.com
-  bedrock: { family: 'bedrock', default_base_url: undefined },
-  groq: { family: 'openai', default_base_url: 'https://api.groq.com/openai/v1' },
-  together: { family: 'openai', default_base_url: 'https://api.together.xyz/v1' },
-  fireworks: { family: 'openai', default_base_url: 'https://api.fireworks.ai/inference/v1' },
-  deepseek: { family: 'openai', default_base_url: 'https://api.deepseek.com/v1' },
-  mistral: { family: 'openai', default_base_url: 'https://api.mistral.ai/v1' },
-  openrouter: { family: 'openai', default_base_url: 'https://openrouter.ai/api/v1' },
-  xai: { family: 'openai', default_base_url: 'https://api.x.ai/v1' },
-  perplexity: { family: 'openai', default_base_url: 'https://api.perplexity.ai' },
-  cerebras: { family: 'openai', default_base_url: 'https://api.cerebras.ai/v1' },
-  ollama: { family: 'openai', default_base_url: 'http://127.0.0.1:11434/v1' },
-  vllm: { family: 'openai', default_base_url: 'http://127.0.0.1:8000/v1' },
-  lmstudio: { family: 'openai', default_base_url: 'http://127.0.0.1:1234/v1' },
+  bedrock: { family: 'bedrock', default_base_url: undefined, prefill: false },
+  groq: { family: 'openai', default_base_url: 'https://api.groq.com/openai/v1', prefill: false },
+  together: { family: 'openai', default_base_url: 'https://api.together.xyz/v1', prefill: false },
+  fireworks: { family: 'openai', default_base_url: 'https://api.fireworks.ai/inference/v1', prefill: false },
+  deepseek: { family: 'openai', default_base_url: 'https://api.deepseek.com/v1', prefill: true },
+  mistral: { family: 'openai', default_base_url: 'https://api.mistral.ai/v1', prefill: true },
+  openrouter: { family: 'openai', default_base_url: 'https://openrouter.ai/api/v1', prefill: false },
+  xai: { family: 'openai', default_base_url: 'https://api.x.ai/v1', prefill: false },
+  perplexity: { family: 'openai', default_base_url: 'https://api.perplexity.ai', prefill: false },
+  cerebras: { family: 'openai', default_base_url: 'https://api.cerebras.ai/v1', prefill: false },
+  ollama: { family: 'openai', default_base_url: 'http://127.0.0.1:11434/v1', prefill: false },
+  vllm: { family: 'openai', default_base_url: 'http://127.0.0.1:8000/v1', prefill: false },
+  lmstudio: { family: 'openai', default_base_url: 'http://127.0.0.1:1234/v1', prefill: false },
 } as const satisfies Record<string, ProviderTypeInfo>;
 
 export type ProviderType = keyof typeof PROVIDER_TYPES;

@@ -179,6 +179,18 @@ const RetryOverridesSchema = section({
 const StreamingSchema = section({
   heartbeat_ms: positiveInteger().default(15_000),
   max_concurrent: nonNegativeInteger().default(0),
+  resume: z.boolean({ error: expecting('true or false') }).default(true),
+  max_resumes: nonNegativeInteger().default(2),
+  resume_max_chars: positiveInteger().default(1024 * 1024),
+});
+
+const percentile = () => numeric('a percentile from 1 to 99.9', /^\d+(\.\d+)?$/, (n) => Number.isFinite(n) && n >= 1 && n <= 99.9);
+
+const HedgeSchema = section({
+  after_ms: positiveInteger().optional(),
+  after_percentile: percentile().optional(),
+}).refine((h) => h.after_ms !== undefined || h.after_percentile !== undefined, {
+  error: 'needs after_ms (e.g. { after_ms: 500 }) or after_percentile (e.g. { after_percentile: 95 })',
 });
 
 const LoggingSchema = section({
@@ -201,6 +213,7 @@ const ProviderSchema = section({
   access_key_id: z.string({ error: 'expected a string' }).optional(),
   secret_access_key: z.string({ error: 'expected a string' }).optional(),
   session_token: z.string({ error: 'expected a string' }).optional(),
+  supports_prefill: z.boolean({ error: expecting('true or false') }).optional(),
 });
 
 const TargetSchema = section({
@@ -224,6 +237,7 @@ const ModelSchema = section({
   content_policy_fallbacks: modelList(),
   timeouts: TimeoutOverridesSchema.optional(),
   retry: RetryOverridesSchema.optional(),
+  hedge: HedgeSchema.optional(),
 });
 
 const NEED_PROVIDERS =

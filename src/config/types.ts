@@ -70,6 +70,11 @@ export interface ProviderConfig {
   region: string | undefined;
   /** Bedrock: from the config, else from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN. */
   aws: Readonly<AwsCredentials> | undefined;
+  /**
+   * Whether this upstream continues a trailing assistant message (prefill), which mid-stream resume needs.
+   * Defaults by type: anthropic yes; deepseek and mistral yes (their `prefix: true` flag); the rest no.
+   */
+  supports_prefill: boolean;
 }
 
 export interface TargetConfig {
@@ -80,6 +85,14 @@ export interface TargetConfig {
   weight: number;
   /** Tier for the `priority` strategy: 1 is tried first. */
   priority: number;
+}
+
+/** Hedged first tokens: a second attempt when the first has produced no token by then. */
+export interface HedgeConfig {
+  /** Start the hedge after this long without a first token (also the fallback for `after_percentile`). */
+  after_ms: number | undefined;
+  /** Start it at this percentile of the model's recent times to first token (once 20 are known). */
+  after_percentile: number | undefined;
 }
 
 export interface ModelConfig {
@@ -98,6 +111,8 @@ export interface ModelConfig {
   timeouts: Timeouts;
   /** Global retry policy merged with the model's own `retry:`. */
   retry: RetryPolicy;
+  /** Streams only; absent = no hedging. */
+  hedge: HedgeConfig | undefined;
 }
 
 export interface ServerConfig {
@@ -114,6 +129,12 @@ export interface StreamingConfig {
   heartbeat_ms: number;
   /** Streams open at once; beyond it new stream requests get 503 with Retry-After. 0 = no limit. */
   max_concurrent: number;
+  /** Continue a chat stream that fails after its first token on a prefill-capable deployment. */
+  resume: boolean;
+  /** How many times one stream may be resumed. */
+  max_resumes: number;
+  /** Answer text kept per stream for resuming, in characters; past it the stream can no longer be resumed. */
+  resume_max_chars: number;
 }
 
 export interface LoggingConfig {

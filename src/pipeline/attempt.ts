@@ -23,6 +23,12 @@ export interface AttemptRecord {
   ms: number;
   /** Backoff or Retry-After wait spent before this attempt. */
   waitedMs?: number;
+  /** A hedge: started because the attempt before it had no first token in time. */
+  hedge?: true;
+  /** Continues a stream that failed mid-answer (prefill). */
+  resume?: true;
+  /** A hedge's loser: what it cost, estimated (its prompt was sent; it produced no token before it was aborted). */
+  usage?: { prompt_tokens: number; completion_tokens: number };
 }
 
 export interface CommittedStream {
@@ -32,9 +38,9 @@ export interface CommittedStream {
   response: UpstreamResponse;
 }
 
-async function send(input: AttemptInput, d: Deployment, record: AttemptRecord) {
+async function send(input: AttemptInput, d: Deployment, record: AttemptRecord, body = input.body) {
   const adapter = adapterFor(d.provider.type);
-  const request = adapter.buildRequest(input.op, input.body, d);
+  const request = adapter.buildRequest(input.op, body, d);
   const res = await input.transport.send({
     request,
     provider: d.provider,
@@ -63,8 +69,9 @@ export async function attemptJson(input: AttemptInput, d: Deployment, record: At
 
 /** Resolves once the upstream's first token has arrived (commit on first token); fails before that otherwise. */
 export async function attemptStream(input: AttemptInput, d: Deployment, record: AttemptRecord): Promise<CommittedStream> {
-  const { adapter, res } = await send(input, d, record);
-  const rest = decodeStream(res.body, adapter, adapter.createStreamDecoder(d, input.body));
+  const body = input.op === 'chat' ? withUsage(input.body) : input.body;
+  const { adapter, res } = await send(input, d, record, body);
+  const rest = decodeStream(res.body, adapter, adapter.createStreamDecoder(d, body));
   const head: StreamEvent[] = [];
   try {
     for (;;) {
@@ -73,7 +80,7 @@ export async function attemptStream(input: AttemptInput, d: Deployment, record: 
       const e = next.value;
       if (e.type === 'error') throw e.error;
       head.push(e);
-      if (e.type === 'done' || carriesToken(e.data, e.event)) break;
+      if (e.type === 'done' || (e.type === 'chunk' && carriesToken(e.data, e.event))) break;
     }
   } catch (err) {
     res.discard();
@@ -127,6 +134,16 @@ function streamEndedEarly(d: Deployment, when: string): GatewayError {
     code: 'upstream_stream_truncated',
     deployment: d.id,
   });
+}
+
+/**
+ * The engine accounts for every stream, so it asks every upstream for usage; the client's edge strips the
+ * usage chunk again when the client did not ask for it.
+ */
+function withUsage(body: Record<string, unknown>): Record<string, unknown> {
+  const options = body.stream_options as Record<string, unknown> | undefined;
+  if (options?.include_usage === true) return body;
+  return { ...body, stream_options: { ...options, include_usage: true } };
 }
 
 function firstHeader(headers: Headers, name: string): string | undefined {

@@ -8,10 +8,17 @@ import { ModelChain } from '../routing/chain.js';
 import type { Route } from '../routing/routes.js';
 import type { Logger } from '../observability/logger.js';
 import type { Transport } from '../transport/index.js';
-import { type AttemptInput, type AttemptRecord, attemptJson, attemptStream, relay } from './attempt.js';
+import { encodingFor, preloadEncoding } from '../context/index.js';
+import type { Metrics } from '../observability/metrics.js';
+import type { Deployment } from '../providers/types.js';
+import { type AttemptInput, type AttemptRecord, attemptJson, relay } from './attempt.js';
 import { chooseTarget, type Choice, supports } from './choose.js';
 import { Deployments } from './deployments.js';
-import { unavailableError } from './unavailable.js';
+import { hedgeDelay, LatencyWindow } from './hedge.js';
+import { commitStream, type Launch } from './stream-attempt.js';
+import { type ResumeRecord, resumable, type Segment, withFinally } from './survive.js';
+import type { Usage } from './transcript.js';
+import { mergeUnavailable, unavailableError } from './unavailable.js';
 
 export type { AttemptRecord } from './attempt.js';
 
@@ -35,6 +42,10 @@ export interface ResultMeta {
   attempts: AttemptRecord[];
   /** The fallback model that answered, when not the requested one. */
   fallback?: string;
+  /** Streams: each time the upstream failed mid-answer, and where the answer continued. */
+  resumes?: ResumeRecord[];
+  /** Streams: the answer's usage, summed over resumed segments; counted with the tokenizer when not reported. */
+  usage?: Usage;
 }
 
 export type GatewayResult =
@@ -55,13 +66,23 @@ export class PipelineFailure {
   ) {}
 }
 
+type StreamResult = Extract<GatewayResult, { type: 'stream' }>;
+
 type ModelOutcome =
-  | { ok: true; result: GatewayResult; handedOff: boolean }
+  | { ok: true; result: GatewayResult; deployment: Deployment }
   | { ok: false; error: GatewayError; attempted: boolean };
+
+/** Narrows where a model's attempts may go: a continuation needs a prefill-capable deployment. */
+interface Scope {
+  allow?: (d: Deployment) => boolean;
+  /** Tried last: the deployment whose stream just failed. */
+  avoid?: string;
+}
 
 export interface PipelineOptions {
   rand?: () => number;
   logger?: Logger;
+  metrics?: Metrics;
 }
 
 /**
@@ -74,9 +95,12 @@ export class Pipeline {
   readonly deployments: Deployments;
   private readonly rand: () => number;
   private readonly logger: Logger | undefined;
+  private readonly metrics: Metrics | undefined;
+  /** Per model: recent times to first token, for `hedge.after_percentile`. */
+  private readonly firstTokenMs = new Map<string, LatencyWindow>();
 
   constructor(
-    config: Config,
+    private readonly config: Config,
     private readonly transport: Transport,
     private readonly routes: ReadonlyMap<string, Route>,
     options: PipelineOptions = {},
@@ -84,6 +108,13 @@ export class Pipeline {
     this.deployments = new Deployments(config);
     this.rand = options.rand ?? Math.random;
     this.logger = options.logger;
+    this.metrics = options.metrics;
+    // Streams count tokens (a resumed answer's cut part, a hedge's loser, an upstream that reports no usage).
+    // Loading an encoding blocks for ~100–250 ms, so it is paid here, at startup, not by a stream in flight.
+    if (config.streaming.resume || Object.values(config.models).some((m) => m.hedge)) {
+      const encodings = new Set(Object.values(config.models).flatMap((m) => m.targets.map((t) => encodingFor(t.model).encoding)));
+      for (const encoding of encodings) preloadEncoding(encoding);
+    }
   }
 
   async run(req: GatewayRequest): Promise<GatewayResult> {
@@ -99,9 +130,10 @@ export class Pipeline {
       for (let route: Route | undefined = primary; route; ) {
         const outcome = await this.runModel(req, route, deadline, attempts);
         if (outcome.ok) {
-          handedOff = outcome.handedOff;
           if (route !== primary) outcome.result.meta.fallback = route.model.name;
-          return outcome.result;
+          if (outcome.result.type === 'json') return outcome.result;
+          handedOff = true; // the stream's end (or cancel) releases the deadline
+          return this.surviving(req, outcome.result, outcome.deployment, route, chain, deadline, attempts);
         }
         last = outcome.error;
         if (!outcome.attempted) unavailable.push(outcome.error);
@@ -118,10 +150,61 @@ export class Pipeline {
     }
   }
 
-  private async runModel(req: GatewayRequest, route: Route, deadline: Deadline, attempts: AttemptRecord[]): Promise<ModelOutcome> {
+  /**
+   * The client's stream, kept alive: a chat stream that fails after its first token continues on a
+   * prefill-capable deployment of the same model or its fallbacks (see survive.ts); other streams pass as is.
+   */
+  private surviving(
+    req: GatewayRequest,
+    first: StreamResult,
+    d: Deployment,
+    route: Route,
+    chain: ModelChain,
+    deadline: Deadline,
+    attempts: AttemptRecord[],
+  ): StreamResult {
+    const release = (): void => deadline.release();
+    const cancel = (): void => {
+      first.cancel();
+      release();
+    };
+    if (req.op !== 'chat') return { ...first, events: withFinally(first.events, release), cancel };
+    let serving = route;
+    const open = async (body: Record<string, unknown>, failed: string): Promise<Segment> => {
+      const next = { ...req, body };
+      let last: GatewayError | undefined;
+      for (let r: Route | undefined = serving; r && !deadline.signal.aborted; r = chain.next('connection')) {
+        const outcome = await this.runModel(next, r, deadline, attempts, { allow: (x) => x.provider.supports_prefill, avoid: failed });
+        if (outcome.ok && outcome.result.type === 'stream') {
+          serving = r;
+          return { events: outcome.result.events, body, deployment: outcome.deployment.id };
+        }
+        if (!outcome.ok) last = outcome.error;
+      }
+      throw deadline.signal.aborted ? abortError(deadline) : (last ?? new GatewayError('unavailable', 'no deployment supports prefill'));
+    };
+    const events = resumable({ events: first.events, body: req.body, deployment: d.id }, first.meta, {
+      streaming: this.config.streaming,
+      tokenizerModel: d.model,
+      model: route.model.name,
+      requestId: req.requestId,
+      open,
+      ...(this.metrics ? { metrics: this.metrics } : {}),
+      ...(this.logger ? { logger: this.logger } : {}),
+    });
+    return { type: 'stream', meta: first.meta, events: withFinally(events, release), cancel };
+  }
+
+  private async runModel(
+    req: GatewayRequest,
+    route: Route,
+    deadline: Deadline,
+    attempts: AttemptRecord[],
+    scope: Scope = {},
+  ): Promise<ModelOutcome> {
     const { retry, timeouts } = route.model;
     const excluded = new Set<string>(); // not to be used again by this request (hung, bad key, unknown model)
-    const tried = new Set<string>();
+    const tried = new Set<string>(scope.avoid ? [scope.avoid] : []);
     let last: GatewayError | undefined;
     let retries = 0;
     let waits = 0;
@@ -142,6 +225,12 @@ export class Pipeline {
           param: 'model',
         }),
       );
+    }
+    if (scope.allow) {
+      for (const t of route.targets) if (!scope.allow(t.deployment)) excluded.add(t.deployment.id);
+      if (excluded.size === route.targets.length) {
+        return stop(new GatewayError('unavailable', `No deployment of model "${route.model.name}" can continue a partial answer (supports_prefill)`));
+      }
     }
     for (let n = 0; n < retry.max_attempts; ) {
       if (deadline.signal.aborted) return stop(abortError(deadline));
@@ -189,32 +278,39 @@ export class Pipeline {
       const record: AttemptRecord = { deployment: d.id, ms: 0, ...(waitedMs > 0 ? { waitedMs: Math.round(waitedMs) } : {}) };
       attempts.push(record);
       const input: AttemptInput = { transport: this.transport, op: req.op, body: req.body, timeouts, signal: deadline.signal };
+      if (scope.allow) record.resume = true;
       const t0 = performance.now();
       try {
         if (req.stream) {
-          const committed = await attemptStream(input, d, record);
-          record.ms = Math.round(performance.now() - t0);
-          this.succeeded(health, committed.response.headers, record.ms);
+          const launch: Launch = { d, health, record, input, t0 };
+          const won = await commitStream(launch, {
+            afterMs: hedgeDelay(route.model.hedge, this.firstTokenMs.get(route.model.name)),
+            hedge: () => this.hedgeLaunch(req, route, d, input, excluded, tried, attempts, scope),
+            deadline: deadline.signal,
+            onHedge: (winner) => this.metrics?.hedges.inc({ model: route.model.name, winner }),
+          });
+          won.record.ms = Math.round(performance.now() - won.t0);
+          this.succeeded(won.health, won.committed.response.headers, won.record.ms);
+          this.firstTokenWindow(route.model.name).add(won.record.ms);
           let ended = false;
           const onEnd = (error: GatewayError | undefined): void => {
             if (ended) return;
             ended = true;
-            if (error && !deadline.signal.aborted) health.recordFailure(Date.now(), error.kind, error.retryAfterMs);
-            health.release();
-            deadline.release();
+            if (error && !deadline.signal.aborted) won.health.recordFailure(Date.now(), error.kind, error.retryAfterMs);
+            won.health.release();
           };
-          const events = relay(committed, d, onEnd);
+          const events = relay(won.committed, won.d, onEnd);
           const cancel = (): void => {
-            committed.response.discard();
+            won.committed.response.discard();
             onEnd(undefined);
           };
-          return { ok: true, handedOff: true, result: { type: 'stream', events, cancel, meta: { deployment: d.id, attempts } } };
+          return { ok: true, deployment: won.d, result: { type: 'stream', events, cancel, meta: { deployment: won.d.id, attempts } } };
         }
         const { body, headers } = await attemptJson(input, d, record);
         record.ms = Math.round(performance.now() - t0);
         this.succeeded(health, headers, record.ms);
         health.release();
-        return { ok: true, handedOff: false, result: { type: 'json', body, meta: { deployment: d.id, attempts } } };
+        return { ok: true, deployment: d, result: { type: 'json', body, meta: { deployment: d.id, attempts } } };
       } catch (err) {
         const error = toGatewayError(err);
         error.deployment ??= d.id;
@@ -241,6 +337,46 @@ export class Pipeline {
     return stop(last);
   }
 
+  /**
+   * A second attempt for a stream with no first token yet, on a different healthy deployment. It is a retry of
+   * the slow attempt, so it is paid from the slow deployment's retry budget: hedging adds at most
+   * `budget_ratio` of that deployment's traffic.
+   */
+  private hedgeLaunch(
+    req: GatewayRequest,
+    route: Route,
+    slow: Deployment,
+    input: AttemptInput,
+    excluded: Set<string>,
+    tried: Set<string>,
+    attempts: AttemptRecord[],
+    scope: Scope,
+  ): Launch | undefined {
+    const now = Date.now();
+    const choice = chooseTarget(req.op, route, this.deployments, new Set([...excluded, ...tried]), tried, now, this.rand);
+    if (choice.type !== 'fresh') return undefined;
+    const d = choice.target.deployment;
+    const health = this.deployments.health(d.id);
+    if (!health.tryAcquire(now)) return undefined;
+    if (!this.deployments.budget(slow.id).tryRetry(now)) {
+      health.release();
+      return undefined;
+    }
+    tried.add(d.id);
+    const record: AttemptRecord = { deployment: d.id, ms: 0, hedge: true, ...(scope.allow ? { resume: true } : {}) };
+    attempts.push(record);
+    return { d, health, record, input, t0: performance.now() };
+  }
+
+  private firstTokenWindow(model: string): LatencyWindow {
+    let w = this.firstTokenMs.get(model);
+    if (!w) {
+      w = new LatencyWindow();
+      this.firstTokenMs.set(model, w);
+    }
+    return w;
+  }
+
   private succeeded(health: ReturnType<Deployments['health']>, headers: Parameters<typeof rateLimitResetMs>[0], ms: number) {
     const now = Date.now();
     health.recordSuccess(now, ms);
@@ -256,13 +392,3 @@ function abortError(deadline: Deadline): GatewayError {
   return reason instanceof GatewayError ? reason : deadline.expiredError();
 }
 
-/** Every model in the chain was unavailable without a single attempt: one answer naming them all. */
-function mergeUnavailable(errors: GatewayError[]): GatewayError {
-  const allRateLimited = errors.every((e) => e.kind === 'rate_limited');
-  const waits = errors.map((e) => e.retryAfterMs).filter((ms): ms is number => ms !== undefined);
-  return new GatewayError(allRateLimited ? 'rate_limited' : 'unavailable', errors.map((e) => e.message).join(' '), {
-    code: allRateLimited ? 'all_deployments_rate_limited' : 'all_deployments_unavailable',
-    retryable: false,
-    ...(waits.length > 0 ? { retryAfterMs: Math.min(...waits) } : {}),
-  });
-}

@@ -35,3 +35,14 @@ export function unavailableError(route: Route, deployments: Deployments, now: nu
     },
   );
 }
+
+/** Every model in the chain was unavailable without a single attempt: one answer naming them all. */
+export function mergeUnavailable(errors: GatewayError[]): GatewayError {
+  const allRateLimited = errors.every((e) => e.kind === 'rate_limited');
+  const waits = errors.map((e) => e.retryAfterMs).filter((ms): ms is number => ms !== undefined);
+  return new GatewayError(allRateLimited ? 'rate_limited' : 'unavailable', errors.map((e) => e.message).join(' '), {
+    code: allRateLimited ? 'all_deployments_rate_limited' : 'all_deployments_unavailable',
+    retryable: false,
+    ...(waits.length > 0 ? { retryAfterMs: Math.min(...waits) } : {}),
+  });
+}

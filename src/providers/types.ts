@@ -24,7 +24,9 @@ export type StreamEvent =
   /** `event` names the SSE event when the wire uses named events (OpenAI Responses API). */
   | { type: 'chunk'; data: string; event?: string }
   | { type: 'done' }
-  | { type: 'error'; error: GatewayError };
+  | { type: 'error'; error: GatewayError }
+  /** An SSE comment line for the client (the gateway's own notes, e.g. that the stream was resumed). */
+  | { type: 'comment'; text: string };
 
 /** Turns one upstream SSE event into canonical events. Stateful per stream. */
 export interface StreamDecoder {

@@ -1,6 +1,7 @@
 import type { Config } from '../config/types.js';
 import { GatewayError, toGatewayError } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
+import { Metrics } from '../observability/metrics.js';
 import { requestIdFrom } from '../observability/request-id.js';
 import { Pipeline, PipelineFailure, type AttemptRecord, type GatewayResult, type ResultMeta } from '../pipeline/index.js';
 import { buildRoutes, type Route } from '../routing/routes.js';
@@ -39,7 +40,8 @@ interface RequestContext {
 
 export function createApp({ config, transport, logger }: AppDeps): App {
   const routes = buildRoutes(config);
-  const pipeline = new Pipeline(config, transport, routes, { logger });
+  const metrics = new Metrics();
+  const pipeline = new Pipeline(config, transport, routes, { logger, metrics });
   const modelNames = [...routes.keys()];
   let draining = false;
   let openStreams = 0;
@@ -138,6 +140,12 @@ export function createApp({ config, transport, logger }: AppDeps): App {
     '/v1/messages': post((ex, ctx) => runModel(ex, ctx, ctx.dialect ?? anthropicMessages(ctx.requestId))),
     '/v1/models': get(async (ex, ctx) => json(ex, ctx, 200, modelsList(modelNames))),
     '/health': get(async (ex, ctx) => json(ex, ctx, 200, '{"status":"ok"}')),
+    '/metrics': get(async (ex, ctx) => {
+      const body = await metrics.render();
+      ctx.status = 200;
+      ex.start(200, { 'content-type': metrics.contentType, 'x-request-id': ctx.requestId });
+      ex.end(body);
+    }),
     '/ready': get(async (ex, ctx) =>
       draining ? json(ex, ctx, 503, '{"status":"draining"}') : json(ex, ctx, 200, '{"status":"ready"}'),
     ),
@@ -258,6 +266,8 @@ function logRequest(logger: Logger, ex: Exchange, ctx: RequestContext, ms: numbe
       ms: Math.round(ms * 10) / 10,
       deployment: ctx.result?.deployment ?? ctx.error?.deployment,
       attempts: ctx.result?.attempts ?? ctx.attempts,
+      resumes: ctx.result?.resumes,
+      usage: ctx.result?.usage,
       error: ctx.error ? { kind: ctx.error.kind, code: ctx.error.code, message: ctx.error.message } : undefined,
     },
     'request',

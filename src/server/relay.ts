@@ -40,6 +40,8 @@ export async function relayStream(
       if (e.type === 'chunk') {
         const text = writer.chunk(e);
         if (text !== '') await write(text);
+      } else if (e.type === 'comment') {
+        await write(`: ${e.text.replace(/[\r\n]+/g, ' ')}\n\n`);
       } else if (e.type === 'done') {
         ex.end(writer.done());
         return undefined;

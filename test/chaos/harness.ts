@@ -9,25 +9,39 @@ export interface World {
   mocks: Record<string, MockServer>;
   server: RunningServer;
   client: OpenAI;
+  /** The gateway's log lines (JSON). */
+  lines: string[];
   close(): Promise<void>;
+}
+
+export interface WorldOptions {
+  /** Provider type per mock (default openai); e.g. deepseek for a prefill-capable upstream. */
+  types?: Record<string, string>;
+  /** One answer text for every mock, so a stream resumed elsewhere can be compared with the uncut answer. */
+  reply?: string;
 }
 
 export async function startWorld(
   plans: Record<string, FaultPlan>,
   config: { models: Record<string, unknown>; [key: string]: unknown },
+  options: WorldOptions = {},
 ): Promise<World> {
   const mocks: Record<string, MockServer> = {};
-  for (const [name, plan] of Object.entries(plans)) mocks[name] = await startMock({ plan, seed: name.length * 7919 });
+  for (const [name, plan] of Object.entries(plans)) {
+    mocks[name] = await startMock({ plan, seed: name.length * 7919, ...(options.reply ? { reply: options.reply } : {}) });
+  }
   const providers = Object.fromEntries(
-    Object.entries(mocks).map(([name, mock]) => [name, { type: 'openai', api_key: `key-${name}`, base_url: mock.url }]),
+    Object.entries(mocks).map(([name, mock]) => [name, { type: options.types?.[name] ?? 'openai', api_key: `key-${name}`, base_url: mock.url }]),
   );
   const resolved = resolveConfig({ server: { port: 0 }, ...config, providers });
-  const server = await startServer(resolved, { logger: memoryLogger().logger });
+  const { logger, lines } = memoryLogger();
+  const server = await startServer(resolved, { logger });
   const client = new OpenAI({ baseURL: `${server.url}/v1`, apiKey: 'chaos', maxRetries: 0, timeout: 60_000 });
   return {
     mocks,
     server,
     client,
+    lines,
     async close() {
       await server.shutdown();
       await Promise.all(Object.values(mocks).map((m) => m.close()));

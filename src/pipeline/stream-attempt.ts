@@ -1,0 +1,75 @@
+import { countChatPromptTokens } from '../context/index.js';
+import { toGatewayError } from '../errors.js';
+import type { Deployment } from '../providers/types.js';
+import type { DeploymentHealth } from '../routing/health.js';
+import { type AttemptInput, type AttemptRecord, attemptStream, type CommittedStream } from './attempt.js';
+import { race, type Racer } from './hedge.js';
+
+/** A stream attempt about to start: where it goes and what it reports to. */
+export interface Launch {
+  d: Deployment;
+  health: DeploymentHealth;
+  record: AttemptRecord;
+  input: AttemptInput;
+  t0: number;
+}
+
+export type Won = Launch & { committed: CommittedStream };
+
+export interface HedgePlan {
+  /** No first token by then → a hedge; undefined = no hedging. */
+  afterMs: number | undefined;
+  /** The hedge's launch, or undefined when there is no other healthy deployment or no budget. */
+  hedge(): Launch | undefined;
+  /** The request's deadline signal: an attempt that ends because it fired says nothing about health. */
+  deadline: AbortSignal;
+  onHedge(winner: 'primary' | 'hedge'): void;
+}
+
+/**
+ * Commits a stream on its first token, hedged when the model asks for it. Without a hedge this is the plain
+ * attempt, and its failure is the caller's to handle. With one, the loser is aborted at once (the upstream sees
+ * its stream closed) and accounted for here: its slot released, its record marked, a real failure (not a loss)
+ * recorded against its health.
+ */
+export async function commitStream(launch: Launch, plan: HedgePlan): Promise<Won> {
+  if (plan.afterMs === undefined) return { ...launch, committed: await attemptStream(launch.input, launch.d, launch.record) };
+  let hedged = false;
+  const result = await race(racer(launch, plan.deadline), plan.afterMs, () => {
+    const next = plan.hedge();
+    hedged = next !== undefined;
+    return next && racer(next, plan.deadline);
+  });
+  if (hedged) plan.onHedge(result.winner);
+  return result.value;
+}
+
+function racer(launch: Launch, deadline: AbortSignal): Racer<Won> {
+  const lost = new AbortController();
+  const input = { ...launch.input, signal: AbortSignal.any([launch.input.signal, lost.signal]) };
+  const { record, health } = launch;
+  return {
+    promise: attemptStream(input, launch.d, launch.record).then((committed) => ({ ...launch, committed })),
+    abort() {
+      // Accounted now, not when its socket has wound down: the request's log line may be written first.
+      lost.abort();
+      record.ms = Math.round(performance.now() - launch.t0);
+      record.kind = 'hedge_lost';
+      if (launch.input.op === 'chat') {
+        record.usage = { prompt_tokens: countChatPromptTokens(launch.input.body, launch.d.model), completion_tokens: 0 };
+      }
+      health.release();
+    },
+    dispose(outcome) {
+      if ('value' in outcome) outcome.value.committed.response.discard();
+      if (lost.signal.aborted) return; // a loser: accounted for in abort()
+      // A real failure, while the other attempt went on.
+      const error = toGatewayError('error' in outcome ? outcome.error : undefined);
+      record.ms = Math.round(performance.now() - launch.t0);
+      record.kind = error.kind;
+      record.status ??= error.upstreamStatus;
+      if (!deadline.aborted) health.recordFailure(Date.now(), error.kind, error.retryAfterMs);
+      health.release();
+    },
+  };
+}
