@@ -65,8 +65,8 @@ describe('parseConfig', () => {
     });
     expect(config.providers['openai-west']?.base_url).toBe('https://west.example.com/v1');
     expect(config.models['gpt-4o']?.targets).toEqual([
-      { provider: 'openai-east', model: 'gpt-4o', weight: 3, priority: 1 },
-      { provider: 'openai-west', model: 'gpt-4o', weight: 1, priority: 1 },
+      { provider: 'openai-east', model: 'gpt-4o', weight: 3, priority: 1, context_window: undefined, max_output_tokens: undefined, price: undefined },
+      { provider: 'openai-west', model: 'gpt-4o', weight: 1, priority: 1, context_window: undefined, max_output_tokens: undefined, price: undefined },
     ]);
     expect(config.models['gpt-4o']?.fallbacks).toEqual(['gpt-4o-mini', 'claude-sonnet']);
     expect(config.models['claude-sonnet']?.name).toBe('claude-sonnet');
@@ -115,13 +115,16 @@ describe('parseConfig', () => {
     expect(config.logging).toEqual({ level: 'info' });
     expect(config.models.a).toEqual({
       name: 'a',
-      targets: [{ provider: 'openai', model: 'gpt-4o', weight: 1, priority: 1 }],
+      targets: [{ provider: 'openai', model: 'gpt-4o', weight: 1, priority: 1, context_window: undefined, max_output_tokens: undefined, price: undefined }],
       strategy: 'weighted',
       fallbacks: [],
       context_window_fallbacks: [],
       content_policy_fallbacks: [],
       timeouts: config.timeouts,
       retry: config.retry,
+      hedge: undefined,
+      transforms: [],
+      max_request_bytes: undefined,
     });
   });
 
@@ -152,7 +155,7 @@ models:
       config.server.port = 1;
     }).toThrow(TypeError);
     expect(() => {
-      (config.models.a.targets as TargetConfig[]).push({ provider: 'x', model: 'y', weight: 1, priority: 1 });
+      (config.models.a.targets as TargetConfig[]).push({ provider: 'x', model: 'y', weight: 1, priority: 1, context_window: undefined, max_output_tokens: undefined, price: undefined });
     }).toThrow(TypeError);
     expect(() => {
       (config.providers.openai.headers as Record<string, string>).evil = 'x';

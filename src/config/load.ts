@@ -114,7 +114,15 @@ function buildConfig(parsed: ParsedConfig, env: Env): Config {
     parsed.models,
     (name, model): ModelConfig => ({
       name,
-      targets: model.targets.map((t) => ({ provider: t.provider, model: t.model, weight: t.weight, priority: t.priority })),
+      targets: model.targets.map((t) => ({
+        provider: t.provider,
+        model: t.model,
+        weight: t.weight,
+        priority: t.priority,
+        context_window: t.context_window,
+        max_output_tokens: t.max_output_tokens,
+        price: t.price && { input: t.price.input, output: t.price.output, cached_input: t.price.cached_input },
+      })),
       strategy: model.strategy,
       fallbacks: [...model.fallbacks],
       context_window_fallbacks: [...model.context_window_fallbacks],
@@ -122,6 +130,8 @@ function buildConfig(parsed: ParsedConfig, env: Env): Config {
       timeouts: overlay<Timeouts>(parsed.timeouts, model.timeouts),
       retry: overlay<RetryPolicy>(parsed.retry, model.retry),
       hedge: model.hedge && { after_ms: model.hedge.after_ms, after_percentile: model.hedge.after_percentile },
+      transforms: [...new Set(model.transforms)],
+      max_request_bytes: model.max_request_bytes,
     }),
   );
   return {

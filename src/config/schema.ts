@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { type ConfigIssue, showValue } from './errors.js';
-import type { HealthPolicyConfig, LoggingConfig, ProviderType, RetryPolicy, Strategy, Timeouts } from './types.js';
+import type { HealthPolicyConfig, LoggingConfig, ProviderType, RetryPolicy, Strategy, Timeouts, Transform } from './types.js';
 
 export { PROVIDER_TYPES } from './provider-types.js';
 import { PROVIDER_TYPES } from './provider-types.js';
@@ -216,12 +216,25 @@ const ProviderSchema = section({
   supports_prefill: z.boolean({ error: expecting('true or false') }).optional(),
 });
 
+const nonNegativeNumber = () => numeric('a number ≥ 0', /^\d+(\.\d+)?$/, (n) => Number.isFinite(n) && n >= 0);
+
+const PriceSchema = section({
+  input: nonNegativeNumber(),
+  output: nonNegativeNumber(),
+  cached_input: nonNegativeNumber().optional(),
+});
+
 const TargetSchema = section({
   provider: nonEmptyString('the name of an entry under providers'),
   model: nonEmptyString('the model name the upstream knows, e.g. gpt-4o'),
   weight: positiveNumber().default(DEFAULTS.weight),
   priority: positiveInteger().default(DEFAULTS.priority),
+  context_window: positiveInteger().optional(),
+  max_output_tokens: positiveInteger().optional(),
+  price: PriceSchema.optional(),
 });
+
+export const TRANSFORM_NAMES = ['middle-out'] as const satisfies readonly Transform[];
 
 export const STRATEGY_NAMES = ['weighted', 'least-busy', 'latency', 'priority'] as const satisfies readonly Strategy[];
 
@@ -238,6 +251,8 @@ const ModelSchema = section({
   timeouts: TimeoutOverridesSchema.optional(),
   retry: RetryOverridesSchema.optional(),
   hedge: HedgeSchema.optional(),
+  transforms: z.array(oneOf(TRANSFORM_NAMES, 'a transform'), { error: expecting('a list of transforms, e.g. [middle-out]') }).default([]),
+  max_request_bytes: positiveInteger().optional(),
 });
 
 const NEED_PROVIDERS =

@@ -85,7 +85,23 @@ export interface TargetConfig {
   weight: number;
   /** Tier for the `priority` strategy: 1 is tried first. */
   priority: number;
+  /** Overrides the catalog: the deployment's context window in tokens (prompt + output). */
+  context_window: number | undefined;
+  /** Overrides the catalog: the most output tokens the deployment produces. */
+  max_output_tokens: number | undefined;
+  /** Overrides the catalog: USD per 1M tokens. */
+  price: Readonly<Price> | undefined;
 }
+
+export interface Price {
+  input: number;
+  output: number;
+  /** Cached prompt tokens, where the provider discounts them. */
+  cached_input: number | undefined;
+}
+
+/** Request rewrites a model may opt into (or a client ask for with `x-lifeline-transforms`). */
+export type Transform = 'middle-out';
 
 /** Hedged first tokens: a second attempt when the first has produced no token by then. */
 export interface HedgeConfig {
@@ -113,6 +129,10 @@ export interface ModelConfig {
   retry: RetryPolicy;
   /** Streams only; absent = no hedging. */
   hedge: HedgeConfig | undefined;
+  /** Applied to every request of this model when its prompt does not fit. */
+  transforms: readonly Transform[];
+  /** Largest request body for this model, in bytes (after decompression); below `server.max_body_bytes`. */
+  max_request_bytes: number | undefined;
 }
 
 export interface ServerConfig {
