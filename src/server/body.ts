@@ -1,5 +1,18 @@
+import type { Transform } from 'node:stream';
+import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
 import { GatewayError } from '../errors.js';
 import type { Exchange } from './exchange.js';
+
+/** Request `Content-Encoding`s the gateway decodes; `identity` means none. */
+const DECODERS: Readonly<Record<string, () => Transform>> = {
+  gzip: createGunzip,
+  'x-gzip': createGunzip,
+  br: createBrotliDecompress,
+  deflate: createInflate, // RFC 9110's `deflate`: a zlib stream (RFC 1950)
+};
+const SUPPORTED = 'gzip, x-gzip, br, deflate, identity';
+/** More layers than any real client sends: each one costs a decoder (and its window) for the request's lifetime. */
+const MAX_CODINGS = 3;
 
 function tooLarge(limit: number): GatewayError {
   return new GatewayError('payload_too_large', `Request body is larger than the limit of ${limit} bytes`, {
@@ -7,9 +20,51 @@ function tooLarge(limit: number): GatewayError {
   });
 }
 
-/** Reads the request body, refusing at once (without reading on) when it is over `limit` bytes. */
+function tooLargeDecoded(limit: number, header: string): GatewayError {
+  return new GatewayError(
+    'payload_too_large',
+    `Request body is larger than the limit of ${limit} bytes once decompressed (Content-Encoding: ${header}); the limit applies after decompression`,
+    { code: 'request_too_large' },
+  );
+}
+
+function unsupported(message: string): GatewayError {
+  return new GatewayError('bad_request', `${message}; supported: ${SUPPORTED} (or a comma-separated list of them)`, {
+    status: 415,
+    code: 'unsupported_content_encoding',
+  });
+}
+
+/**
+ * The codings to undo, in the order to undo them (the reverse of the order they were applied, RFC 9110 §8.4),
+ * `identity` left out; a 415 for a coding the gateway does not decode.
+ */
+export function contentCodings(header: string | string[] | undefined): string[] {
+  if (header === undefined) return [];
+  const raw = Array.isArray(header) ? header.join(',') : header;
+  const codings = raw
+    .split(',')
+    .map((c) => c.trim().toLowerCase())
+    .filter((c) => c !== '' && c !== 'identity');
+  const bad = codings.find((c) => !Object.hasOwn(DECODERS, c));
+  if (bad !== undefined) throw unsupported(`Content-Encoding "${bad.slice(0, 40)}" is not supported`);
+  if (codings.length > MAX_CODINGS) {
+    throw unsupported(`Content-Encoding lists ${codings.length} codings, at most ${MAX_CODINGS} are accepted`);
+  }
+  return codings.reverse();
+}
+
+/**
+ * Reads the request body, refusing at once (without reading on) when it is over `limit` bytes. A body with a
+ * `Content-Encoding` is decompressed as it arrives; `limit` applies both to the bytes received and to the
+ * decompressed bytes (every layer of them), so a small compressed body that inflates past it is refused as soon
+ * as it does, never inflated into memory. The returned Buffer is the decompressed body: its `length` is the
+ * request's size for per-model limits.
+ */
 export async function readBody(ex: Exchange, limit: number): Promise<Buffer> {
   if (ex.declaredLength !== undefined && ex.declaredLength > limit) throw tooLarge(limit);
+  const codings = contentCodings(ex.headers['content-encoding']);
+  if (codings.length > 0) return readDecoded(ex, codings, limit);
   const parts: Uint8Array[] = [];
   let size = 0;
   for await (const chunk of ex.body) {
@@ -18,6 +73,105 @@ export async function readBody(ex: Exchange, limit: number): Promise<Buffer> {
     parts.push(chunk);
   }
   return parts.length === 1 ? Buffer.from(parts[0]!.buffer, parts[0]!.byteOffset, size) : Buffer.concat(parts, size);
+}
+
+/**
+ * Streams the body through one decoder per coding, counting every layer's output. Past the limit → 413 at once
+ * (the decoders destroyed; the 413 closes the connection). Corrupt data → 400 once the rest of the body (still
+ * counted against the limit) has been read and dropped, so that a keep-alive connection stays usable.
+ */
+async function readDecoded(ex: Exchange, codings: string[], limit: number): Promise<Buffer> {
+  const header = [...codings].reverse().join(', ');
+  const decoders = codings.map((c) => DECODERS[c]!());
+  const parts: Buffer[] = [];
+  let size = 0;
+  let stopped = false;
+  let corrupt: GatewayError | undefined;
+  let oversize!: (err: GatewayError) => void;
+  const overLimit = new Promise<never>((_, reject) => {
+    oversize = reject;
+  });
+  let finished!: () => void;
+  const ended = new Promise<void>((resolve) => {
+    finished = resolve;
+  });
+  const stop = (): void => {
+    stopped = true;
+    for (const d of decoders) d.destroy();
+    finished();
+  };
+
+  decoders.forEach((decoder, i) => {
+    const next = decoders[i + 1];
+    let layer = 0;
+    decoder.on('error', (err: Error) => {
+      if (stopped) return;
+      corrupt = new GatewayError('bad_request', `Request body could not be decoded (Content-Encoding: ${header}): ${err.message}`, {
+        code: 'invalid_body_encoding',
+        cause: err,
+      });
+      stop();
+    });
+    decoder.on('data', (chunk: Buffer) => {
+      if (stopped) return;
+      layer += chunk.length;
+      if (layer > limit) {
+        stop();
+        oversize(tooLargeDecoded(limit, header));
+      } else if (!next) {
+        parts.push(chunk);
+        size = layer;
+      } else if (!next.write(chunk)) {
+        decoder.pause();
+        next.once('drain', () => decoder.resume());
+      }
+    });
+    decoder.on('end', () => (next ? next.end() : finished()));
+  });
+
+  const first = decoders[0]!;
+  const feed = async (): Promise<void> => {
+    let received = 0;
+    for await (const chunk of ex.body) {
+      received += chunk.length;
+      if (received > limit) throw tooLarge(limit);
+      if (corrupt) continue; // read and drop the rest, so the connection can carry the next request
+      if (stopped) break; // over the limit: the 413 is on its way and closes the connection
+      if (!first.write(chunk)) await drained(first);
+    }
+    if (!stopped) first.end();
+    await ended;
+    if (corrupt) throw corrupt;
+  };
+  try {
+    await Promise.race([feed(), overLimit]);
+  } finally {
+    stop();
+  }
+  return parts.length === 1 ? parts[0]! : Buffer.concat(parts, size);
+}
+
+function drained(stream: Transform): Promise<void> {
+  if (stream.destroyed) return Promise.resolve();
+  return new Promise<void>((resolve) => {
+    const done = (): void => {
+      stream.off('drain', done);
+      stream.off('close', done);
+      resolve();
+    };
+    stream.on('drain', done);
+    stream.on('close', done);
+  });
+}
+
+/** A model's own `max_request_bytes`, checked once the model is known, against the (decompressed) body size. */
+export function checkModelLimit(model: string, limit: number | undefined, size: number): void {
+  if (limit === undefined || size <= limit) return;
+  throw new GatewayError(
+    'payload_too_large',
+    `Request body is ${size} bytes, larger than the limit of ${limit} bytes for model '${model}' (measured after decompression)`,
+    { code: 'request_too_large' },
+  );
 }
 
 /** Parses a JSON object body; anything else is a 400 that says what was wrong. */
