@@ -1,19 +1,20 @@
-import type { Config } from '../config/types.js';
+import type { Config, Transform } from '../config/types.js';
 import { GatewayError, toGatewayError } from '../errors.js';
 import type { Operation, StreamEvent } from '../providers/types.js';
 import { rateLimitResetMs } from '../providers/retry-hints.js';
 import { retryDelay } from '../resilience/index.js';
 import { Deadline, sleep } from '../resilience/deadline.js';
 import { ModelChain } from '../routing/chain.js';
-import type { Route } from '../routing/routes.js';
+import type { Route, RoutedTarget } from '../routing/routes.js';
 import type { Logger } from '../observability/logger.js';
 import type { Transport } from '../transport/index.js';
-import { encodingFor, preloadEncoding } from '../context/index.js';
+import { encodingFor, PromptEstimate, preloadEncoding } from '../context/index.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { Deployment } from '../providers/types.js';
 import { type AttemptInput, type AttemptRecord, attemptJson, relay } from './attempt.js';
 import { chooseTarget, type Choice, supports } from './choose.js';
 import { Deployments } from './deployments.js';
+import { Fitter } from './fit-plan.js';
 import { hedgeDelay, LatencyWindow } from './hedge.js';
 import { commitStream, type Launch } from './stream-attempt.js';
 import { type ResumeRecord, resumable, type Segment, withFinally } from './survive.js';
@@ -35,6 +36,10 @@ export interface GatewayRequest {
   timeoutMs?: number;
   /** False when the client sent `x-lifeline-fallbacks: off`. */
   fallbacks?: boolean;
+  /** The client's `x-lifeline-transforms`, on top of the model's own `transforms`. */
+  transforms?: readonly Transform[];
+  /** Size of the client's body in bytes: lets the context check skip counting a prompt that surely fits. */
+  bodyBytes?: number;
 }
 
 export interface ResultMeta {
@@ -46,6 +51,8 @@ export interface ResultMeta {
   resumes?: ResumeRecord[];
   /** Streams: the answer's usage, summed over resumed segments; counted with the tokenizer when not reported. */
   usage?: Usage;
+  /** What the context check changed in the request (middle-out, clamped max_tokens). */
+  applied?: string[];
 }
 
 export type GatewayResult =
@@ -74,7 +81,7 @@ type ModelOutcome =
 
 /** Narrows where a model's attempts may go: a continuation needs a prefill-capable deployment. */
 interface Scope {
-  allow?: (d: Deployment) => boolean;
+  allow?: (t: RoutedTarget) => boolean;
   /** Tried last: the deployment whose stream just failed. */
   avoid?: string;
 }
@@ -93,6 +100,7 @@ export interface PipelineOptions {
  */
 export class Pipeline {
   readonly deployments: Deployments;
+  private readonly fitter: Fitter;
   private readonly rand: () => number;
   private readonly logger: Logger | undefined;
   private readonly metrics: Metrics | undefined;
@@ -106,6 +114,7 @@ export class Pipeline {
     options: PipelineOptions = {},
   ) {
     this.deployments = new Deployments(config);
+    this.fitter = new Fitter(routes);
     this.rand = options.rand ?? Math.random;
     this.logger = options.logger;
     this.metrics = options.metrics;
@@ -124,22 +133,34 @@ export class Pipeline {
     const attempts: AttemptRecord[] = [];
     const chain = new ModelChain(primary, this.routes, req.fallbacks === false ? 0 : primary.model.retry.max_fallbacks);
     const unavailable: GatewayError[] = [];
+    const estimate = req.op === 'chat' ? new PromptEstimate(req.body, req.bodyBytes) : undefined;
+    let tooLong: GatewayError | undefined; // the requested model's own context verdict, if it had one
     let handedOff = false;
     let last: GatewayError | undefined;
     try {
       for (let route: Route | undefined = primary; route; ) {
-        const outcome = await this.runModel(req, route, deadline, attempts);
+        const fit = estimate ? this.fitter.plan(route, estimate, wantsTransform(req, route)) : { ok: true as const };
+        if (!fit.ok) {
+          if (route === primary) tooLong = fit.error;
+          last = fit.error;
+          route = chain.next('context_length');
+          continue;
+        }
+        const routeReq = fit.body ? { ...req, body: fit.body } : req;
+        const outcome = await this.runModel(routeReq, route, deadline, attempts, fit.allow ? { allow: fit.allow } : {});
         if (outcome.ok) {
           if (route !== primary) outcome.result.meta.fallback = route.model.name;
+          if (fit.applied) outcome.result.meta.applied = fit.applied;
           if (outcome.result.type === 'json') return outcome.result;
           handedOff = true; // the stream's end (or cancel) releases the deadline
-          return this.surviving(req, outcome.result, outcome.deployment, route, chain, deadline, attempts);
+          return this.surviving(routeReq, outcome.result, outcome.deployment, route, chain, deadline, attempts);
         }
         last = outcome.error;
         if (!outcome.attempted) unavailable.push(outcome.error);
         if (deadline.signal.aborted) break;
         route = chain.next(last.kind);
       }
+      if (attempts.length === 0 && tooLong) throw new PipelineFailure(tooLong, attempts);
       const error = attempts.length === 0 && unavailable.length > 1 ? mergeUnavailable(unavailable) : last;
       throw new PipelineFailure(error ?? new GatewayError('unavailable', 'No deployment could be tried'), attempts);
     } catch (err) {
@@ -174,7 +195,10 @@ export class Pipeline {
       const next = { ...req, body };
       let last: GatewayError | undefined;
       for (let r: Route | undefined = serving; r && !deadline.signal.aborted; r = chain.next('connection')) {
-        const outcome = await this.runModel(next, r, deadline, attempts, { allow: (x) => x.provider.supports_prefill, avoid: failed });
+        const outcome = await this.runModel(next, r, deadline, attempts, {
+          allow: (t) => t.deployment.provider.supports_prefill,
+          avoid: failed,
+        });
         if (outcome.ok && outcome.result.type === 'stream') {
           serving = r;
           return { events: outcome.result.events, body, deployment: outcome.deployment.id };
@@ -227,7 +251,7 @@ export class Pipeline {
       );
     }
     if (scope.allow) {
-      for (const t of route.targets) if (!scope.allow(t.deployment)) excluded.add(t.deployment.id);
+      for (const t of route.targets) if (!scope.allow(t)) excluded.add(t.deployment.id);
       if (excluded.size === route.targets.length) {
         return stop(new GatewayError('unavailable', `No deployment of model "${route.model.name}" can continue a partial answer (supports_prefill)`));
       }
@@ -386,6 +410,10 @@ export class Pipeline {
 }
 
 const OP_NAMES: Record<Operation, string> = { chat: 'chat completions', embeddings: 'embeddings', responses: 'the Responses API' };
+
+function wantsTransform(req: GatewayRequest, route: Route): boolean {
+  return route.model.transforms.includes('middle-out') || (req.transforms?.includes('middle-out') ?? false);
+}
 
 function abortError(deadline: Deadline): GatewayError {
   const reason: unknown = deadline.signal.reason;

@@ -1,4 +1,5 @@
-import type { Config } from '../config/types.js';
+import { TRANSFORM_NAMES } from '../config/schema.js';
+import type { Config, Transform } from '../config/types.js';
 import { GatewayError, toGatewayError } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
 import { Metrics } from '../observability/metrics.js';
@@ -7,7 +8,7 @@ import { Pipeline, PipelineFailure, type AttemptRecord, type GatewayResult, type
 import { buildRoutes, type Route } from '../routing/routes.js';
 import type { Transport } from '../transport/index.js';
 import { anthropicMessages } from './anthropic-dialect.js';
-import { parseJsonObject, readBody } from './body.js';
+import { checkModelLimit, parseJsonObject, readBody } from './body.js';
 import type { Exchange } from './exchange.js';
 import type { IngressDialect } from './ingress.js';
 import { relayStream } from './relay.js';
@@ -72,9 +73,11 @@ export function createApp({ config, transport, logger }: AppDeps): App {
 
   const runModel = async (ex: Exchange, ctx: RequestContext, dialect: IngressDialect): Promise<void> => {
     ctx.dialect = dialect;
-    const { model, stream, canonical } = dialect.parse(parseJsonObject(await readBody(ex, config.server.max_body_bytes)));
+    const raw = await readBody(ex, config.server.max_body_bytes); // decompressed: raw.length is the request's size
+    const { model, stream, canonical } = dialect.parse(parseJsonObject(raw));
     ctx.model = model;
     const route = lookupRoute(model);
+    checkModelLimit(model, route.model.max_request_bytes, raw.length);
     const { max_concurrent, heartbeat_ms } = config.streaming;
     if (stream && max_concurrent > 0 && openStreams >= max_concurrent) {
       throw new GatewayError('unavailable', `The gateway is serving its limit of ${max_concurrent} concurrent streams; retry shortly`, {
@@ -84,7 +87,7 @@ export function createApp({ config, transport, logger }: AppDeps): App {
     }
     if (stream) openStreams++;
     try {
-      await runPipeline(ex, ctx, dialect, route, stream, canonical, heartbeat_ms);
+      await runPipeline(ex, ctx, dialect, route, stream, canonical, heartbeat_ms, raw.length);
     } finally {
       if (stream) openStreams--;
     }
@@ -98,6 +101,7 @@ export function createApp({ config, transport, logger }: AppDeps): App {
     stream: boolean,
     canonical: Record<string, unknown>,
     heartbeatMs: number,
+    bodyBytes: number,
   ): Promise<void> => {
     let result: GatewayResult;
     try {
@@ -108,6 +112,7 @@ export function createApp({ config, transport, logger }: AppDeps): App {
         stream,
         requestId: ctx.requestId,
         signal: ex.signal,
+        bodyBytes,
         ...requestControls(ex.headers),
       });
     } catch (err) {
@@ -190,8 +195,8 @@ export function createApp({ config, transport, logger }: AppDeps): App {
 }
 
 /** The per-request knobs a client may turn: only ever narrowing what the config allows. */
-function requestControls(headers: Exchange['headers']): { timeoutMs?: number; fallbacks?: boolean } {
-  const controls: { timeoutMs?: number; fallbacks?: boolean } = {};
+function requestControls(headers: Exchange['headers']): { timeoutMs?: number; fallbacks?: boolean; transforms?: Transform[] } {
+  const controls: { timeoutMs?: number; fallbacks?: boolean; transforms?: Transform[] } = {};
   const timeout = one(headers['x-lifeline-timeout-ms']);
   if (timeout !== undefined) {
     const ms = Number(timeout);
@@ -205,6 +210,18 @@ function requestControls(headers: Exchange['headers']): { timeoutMs?: number; fa
   }
   const fallbacks = one(headers['x-lifeline-fallbacks'])?.trim().toLowerCase();
   if (fallbacks === 'off' || fallbacks === 'false' || fallbacks === '0') controls.fallbacks = false;
+  const transforms = one(headers['x-lifeline-transforms']);
+  if (transforms !== undefined) {
+    const names = transforms.split(',').map((t) => t.trim().toLowerCase()).filter(Boolean);
+    const unknown = names.filter((n) => !(TRANSFORM_NAMES as readonly string[]).includes(n));
+    if (unknown.length > 0) {
+      throw new GatewayError('bad_request', `Header x-lifeline-transforms: unknown transform "${unknown[0]?.slice(0, 40)}" (valid: ${TRANSFORM_NAMES.join(', ')})`, {
+        code: 'invalid_header',
+        param: 'x-lifeline-transforms',
+      });
+    }
+    controls.transforms = names as Transform[];
+  }
   return controls;
 }
 
@@ -215,6 +232,7 @@ function one(v: string | string[] | undefined): string | undefined {
 function metaHeaders(meta: ResultMeta): Record<string, string> {
   const h = attemptHeaders(meta.deployment, meta.attempts.length);
   if (meta.fallback) h['x-lifeline-fallback'] = headerSafe(meta.fallback);
+  if (meta.applied) h['x-lifeline-transformed'] = headerSafe(meta.applied.join('; '));
   return h;
 }
 
@@ -267,6 +285,7 @@ function logRequest(logger: Logger, ex: Exchange, ctx: RequestContext, ms: numbe
       deployment: ctx.result?.deployment ?? ctx.error?.deployment,
       attempts: ctx.result?.attempts ?? ctx.attempts,
       resumes: ctx.result?.resumes,
+      transformed: ctx.result?.applied,
       usage: ctx.result?.usage,
       error: ctx.error ? { kind: ctx.error.kind, code: ctx.error.code, message: ctx.error.message } : undefined,
     },

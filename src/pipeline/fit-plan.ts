@@ -1,0 +1,109 @@
+import { resolveModelInfo } from '../accounting/catalog.js';
+import { checkFit, clampOutput, countChatPromptTokens, middleOut, PromptEstimate, requestedOutput, type Window } from '../context/index.js';
+import { GatewayError } from '../errors.js';
+import type { Route, RoutedTarget } from '../routing/routes.js';
+
+/** How a request goes to one model: which deployments it fits, and the body to send them (trimmed, clamped). */
+export type FitPlan =
+  | { ok: true; allow?: (t: RoutedTarget) => boolean; body?: Record<string, unknown>; applied?: string[] }
+  | { ok: false; error: GatewayError };
+
+const OUTPUT_RESERVE = 4096;
+
+/**
+ * The pre-call context check. A deployment whose window (catalog, or the target's `context_window`) cannot hold
+ * the prompt estimate plus the requested output is left out of the plan: no upstream call that must fail.
+ * With the `middle-out` transform a request that fits nowhere as is gets its `max_tokens` clamped to what the
+ * window leaves, or, when the prompt itself is too long, its middle messages removed (context_window_fallbacks
+ * that fit untouched are preferred: they lose nothing).
+ */
+export class Fitter {
+  private readonly windows = new WeakMap<RoutedTarget, Window>();
+
+  constructor(private readonly routes: ReadonlyMap<string, Route>) {}
+
+  window(t: RoutedTarget): Window {
+    let w = this.windows.get(t);
+    if (!w) {
+      const info = resolveModelInfo(t.deployment.provider.type, t.target);
+      w = { model: t.deployment.model, contextWindow: info.context_window, maxOutput: info.max_output_tokens };
+      this.windows.set(t, w);
+    }
+    return w;
+  }
+
+  plan(route: Route, estimate: PromptEstimate, transform: boolean): FitPlan {
+    const output = requestedOutput(estimate.body);
+    const fitting = route.targets.filter((t) => checkFit(estimate, this.window(t), output).fits);
+    if (fitting.length === route.targets.length) return { ok: true };
+    if (fitting.length > 0) return { ok: true, allow: only(fitting) };
+    if (transform) {
+      // The prompt fits, the requested output does not: ask for what the window leaves.
+      const promptFits = route.targets.filter((t) => checkFit(estimate, this.window(t), 1).fits);
+      if (promptFits.length > 0 && output !== undefined) {
+        const limit = Math.min(...promptFits.map((t) => clampOutput(estimate, this.window(t), output) ?? output));
+        return { ok: true, allow: only(promptFits), body: withOutput(estimate.body, limit), applied: [`max_tokens clamped to ${limit}`] };
+      }
+      if (!this.anyFits(route.model.context_window_fallbacks, estimate)) {
+        const trimmed = this.trim(route, estimate, output);
+        if (trimmed) return trimmed;
+      }
+    }
+    return { ok: false, error: this.tooLong(route, estimate, output) };
+  }
+
+  /** Whether some deployment of these models takes the request as it is. */
+  private anyFits(models: readonly string[], estimate: PromptEstimate): boolean {
+    const output = requestedOutput(estimate.body);
+    return models.some((name) => this.routes.get(name)?.targets.some((t) => checkFit(estimate, this.window(t), output).fits));
+  }
+
+  /** Middle-out against the model's largest known window, reserving the requested output (or 4,096). */
+  private trim(route: Route, estimate: PromptEstimate, output: number | undefined): FitPlan | undefined {
+    const largest = route.targets.reduce<RoutedTarget | undefined>((best, t) => {
+      const w = this.window(t).contextWindow ?? 0;
+      return w > (best ? (this.window(best).contextWindow ?? 0) : 0) ? t : best;
+    }, undefined);
+    if (!largest) return undefined;
+    const w = this.window(largest);
+    const reserve = Math.min(output ?? OUTPUT_RESERVE, w.maxOutput ?? OUTPUT_RESERVE);
+    const budget = (w.contextWindow ?? 0) - reserve;
+    const result = middleOut(estimate.body, budget, (body) => countChatPromptTokens(body, w.model));
+    if (!result) return undefined;
+    const trimmed = new PromptEstimate(result.body, undefined);
+    const fitting = route.targets.filter((t) => checkFit(trimmed, this.window(t), output ?? reserve).fits);
+    if (fitting.length === 0) return undefined;
+    const applied = [`middle-out removed ${result.removed} message(s)${result.truncated ? ' and cut one' : ''}`];
+    return { ok: true, allow: only(fitting), body: output === undefined ? result.body : withOutput(result.body, reserve), applied };
+  }
+
+  private tooLong(route: Route, estimate: PromptEstimate, output: number | undefined): GatewayError {
+    const windows = route.targets.map((t) => this.window(t));
+    const largest = windows.reduce((best, w) => ((w.contextWindow ?? 0) > (best.contextWindow ?? 0) ? w : best));
+    const prompt = estimate.tokens(largest.model);
+    const need = prompt + (output ?? 0);
+    const fallbacks = route.model.context_window_fallbacks;
+    return new GatewayError(
+      'context_length',
+      `This request needs about ${fmt(need)} tokens (prompt ≈ ${fmt(prompt)}${output !== undefined ? ` + max_tokens ${fmt(output)}` : ''}), ` +
+        `more than the context window of model "${route.model.name}" (${fmt(largest.contextWindow ?? 0)} tokens)` +
+        (fallbacks.length > 0 ? `; its context_window_fallbacks (${fallbacks.join(', ')}) do not fit it either` : '') +
+        '. Shorten the messages, lower max_tokens, or send x-lifeline-transforms: middle-out.',
+      { code: 'context_length_exceeded', param: 'messages', retryable: false },
+    );
+  }
+}
+
+function only(targets: RoutedTarget[]): (t: RoutedTarget) => boolean {
+  const set = new Set(targets);
+  return (t) => set.has(t);
+}
+
+function withOutput(body: Record<string, unknown>, limit: number): Record<string, unknown> {
+  const field = body.max_completion_tokens !== undefined ? 'max_completion_tokens' : 'max_tokens';
+  return { ...body, [field]: limit };
+}
+
+function fmt(n: number): string {
+  return n.toLocaleString('en-US');
+}

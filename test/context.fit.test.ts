@@ -1,0 +1,109 @@
+import { describe, expect, it } from 'vitest';
+import { checkFit, clampOutput, countChatPromptTokens, middleOut, PromptEstimate, requestedOutput } from '../src/context/index.js';
+
+type Message = { role: string; content: string | null; tool_calls?: unknown[]; tool_call_id?: string };
+
+/** A long conversation: a system prompt, a task, then turns with tool calls and their results, and a question. */
+function conversation(turns: number): Message[] {
+  const messages: Message[] = [
+    { role: 'system', content: 'You are a careful assistant. Answer briefly.' },
+    { role: 'user', content: 'FIRST: here is the task I need help with, in detail.' },
+  ];
+  for (let i = 0; i < turns; i++) {
+    if (i % 10 === 5) {
+      messages.push({ role: 'assistant', content: null, tool_calls: [{ id: `call_${i}`, type: 'function', function: { name: 'lookup', arguments: `{"q":"item ${i}"}` } }] });
+      messages.push({ role: 'tool', tool_call_id: `call_${i}`, content: `result for item ${i}: ${'data '.repeat(20)}` });
+    } else {
+      messages.push({ role: i % 2 === 0 ? 'user' : 'assistant', content: `turn ${i}: ${'words and more words '.repeat(10)}` });
+    }
+  }
+  messages.push({ role: 'user', content: 'LAST: so what is the answer?' });
+  return messages;
+}
+
+const count = (body: Record<string, unknown>) => countChatPromptTokens(body, 'gpt-4o');
+
+describe('middle-out', () => {
+  it('fits a 300-message conversation into the budget, keeping system, first and last, with a marker', () => {
+    const messages = conversation(300);
+    const body = { model: 'gpt-4o', messages };
+    const before = count(body);
+    const budget = 4000;
+    expect(before).toBeGreaterThan(budget * 3);
+    const result = middleOut(body, budget, count);
+    expect(result).toBeDefined();
+    const out = result!.body.messages as Message[];
+    expect(count(result!.body)).toBeLessThanOrEqual(budget);
+    expect(out[0]).toBe(messages[0]);
+    expect(out[1]).toBe(messages[1]);
+    expect(out.at(-1)).toBe(messages.at(-1));
+    const markers = out.filter((m) => typeof m.content === 'string' && m.content.includes('removed here by the gateway (middle-out)'));
+    expect(markers).toHaveLength(1);
+    expect(result!.removed).toBe(messages.length - (out.length - 1));
+    // what stays is as close to the budget as whole messages allow: not trimmed far below it
+    expect(count(result!.body)).toBeGreaterThan(budget * 0.9);
+    // a tool result never loses its call, nor a call its result
+    for (let i = 0; i < out.length; i++) {
+      const m = out[i]!;
+      if (m.role === 'tool') expect(out[i - 1]?.tool_calls ?? out[i - 1]?.role).toBeTruthy();
+      if (m.tool_calls) expect(out[i + 1]?.role).toBe('tool');
+    }
+    const calls = out.filter((m) => m.tool_calls).length;
+    expect(out.filter((m) => m.role === 'tool')).toHaveLength(calls);
+  });
+
+  it('takes from the middle first: the newest and oldest turns survive', () => {
+    const messages = conversation(40);
+    const result = middleOut({ model: 'gpt-4o', messages }, count({ model: 'gpt-4o', messages }) - 500, count)!;
+    const out = result.body.messages as Message[];
+    expect(out[2]).toBe(messages[2]);
+    expect(out.at(-2)).toBe(messages.at(-2));
+  });
+
+  it('cuts the middle of a single huge message when removing messages is not enough', () => {
+    const body = { model: 'gpt-4o', messages: [{ role: 'system', content: 'Be brief.' }, { role: 'user', content: `START ${'lorem ipsum dolor '.repeat(5000)} END` }] };
+    const result = middleOut(body, 2000, count)!;
+    const last = (result.body.messages as Message[]).at(-1)!.content as string;
+    expect(count(result.body)).toBeLessThanOrEqual(2000);
+    expect(last.startsWith('START')).toBe(true);
+    expect(last.endsWith('END')).toBe(true);
+    expect(last).toContain('cut by the gateway (middle-out)');
+    expect(result.truncated).toBe(1);
+  });
+
+  it('leaves a request that fits alone, and gives up when the protected messages alone are too big', () => {
+    const small = { model: 'gpt-4o', messages: conversation(2) };
+    expect(middleOut(small, 100_000, count)).toEqual({ body: small, removed: 0, truncated: 0 });
+    const hopeless = { model: 'gpt-4o', messages: [{ role: 'system', content: 'x '.repeat(5000) }, { role: 'user', content: 'hi' }] };
+    expect(middleOut(hopeless, 10, count)).toBeUndefined();
+  });
+});
+
+describe('fit checks', () => {
+  const window = { model: 'gpt-4o', contextWindow: 1000, maxOutput: 300 };
+
+  it('counts only when the byte bound cannot decide', () => {
+    const body = { model: 'gpt-4o', messages: [{ role: 'user', content: 'hello' }] };
+    const estimate = new PromptEstimate(body, 60);
+    expect(checkFit(estimate, { ...window, contextWindow: 128_000 }, 100)).toEqual({ fits: true, need: 0 }); // 60 bytes: surely fits, not counted
+    expect(checkFit(estimate, window, 100).need).toBe(count(body) + 100); // too close to call: counted
+    const big = new PromptEstimate({ model: 'gpt-4o', messages: [{ role: 'user', content: 'hello '.repeat(990) }] }, 6000);
+    const check = checkFit(big, window, 100);
+    expect(check.fits).toBe(false);
+    expect(check.need).toBe(count(big.body) + 100);
+    expect(checkFit(big, { ...window, contextWindow: undefined }, 100).fits).toBe(true); // unknown window: never excluded
+    const image = new PromptEstimate({ messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: 'https://x/y.png' } }] }] }, 80);
+    expect(image.upperBound()).toBe(Number.POSITIVE_INFINITY);
+  });
+
+  it('clamps max_tokens to what the window leaves and to the max output', () => {
+    const estimate = new PromptEstimate({ model: 'gpt-4o', messages: [{ role: 'user', content: 'hello '.repeat(780) }] }, undefined);
+    const prompt = estimate.tokens('gpt-4o');
+    expect(clampOutput(estimate, window, 500)).toBe(1000 - prompt);
+    expect(clampOutput(estimate, window, 10)).toBeUndefined();
+    expect(clampOutput(estimate, { ...window, contextWindow: 100_000 }, 5000)).toBe(300);
+    expect(requestedOutput({ max_tokens: 5 })).toBe(5);
+    expect(requestedOutput({ max_completion_tokens: 7, max_tokens: 5 })).toBe(7);
+    expect(requestedOutput({})).toBeUndefined();
+  });
+});
