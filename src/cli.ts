@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { readFileSync } from 'node:fs';
 import { Command, InvalidArgumentError, Option } from 'commander';
+import { catalogJson, configJson, formatCatalog, formatConfigReport, toJson } from './accounting/report.js';
 import { ConfigError, describeConfig, loadConfigFile } from './config/index.js';
 import type { Config } from './config/types.js';
 import { faultPreset, FAULT_PRESETS } from './mock/presets.js';
@@ -74,6 +75,32 @@ program
   .option('-c, --config <file>', 'YAML config file (default: $LIFELINE_CONFIG)')
   .action((opts: { config?: string }) => {
     process.stdout.write(`${describeConfig(loadOrExit(opts.config))}\n`);
+  });
+
+program
+  .command('models')
+  .description('Print the model catalog (context windows, max output, prices per 1M tokens, capabilities)')
+  .option('-c, --config <file>', "instead, print each configured model's targets with the numbers they resolve to and where they come from (config, catalog or unknown)")
+  .option('--json', 'print JSON instead of a table')
+  .addHelpText(
+    'after',
+    `
+The catalog ships with Lifeline and is dated; a target's context_window, max_output_tokens and
+price in the config override it (and give numbers to models it does not know, e.g. Azure
+deployments or local models). API keys are never printed.
+
+Examples:
+  lifeline models                      the whole catalog
+  lifeline models --json               the same, as JSON (with each entry's note)
+  lifeline models --config lifeline.yaml`,
+  )
+  .action((opts: { config?: string; json?: boolean }) => {
+    if (opts.config === undefined) {
+      process.stdout.write(`${opts.json ? toJson(catalogJson()) : formatCatalog()}\n`);
+      return;
+    }
+    const config = loadOrExit(opts.config);
+    process.stdout.write(`${opts.json ? toJson(configJson(config)) : formatConfigReport(config)}\n`);
   });
 
 program

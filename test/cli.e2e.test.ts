@@ -61,7 +61,7 @@ describe('the lifeline CLI', () => {
   it('--help lists the commands', () => {
     const res = spawnSync(process.execPath, [CLI, '--help'], { encoding: 'utf8' });
     expect(res.status).toBe(0);
-    for (const cmd of ['serve', 'check', 'mock']) expect(res.stdout).toContain(cmd);
+    for (const cmd of ['serve', 'check', 'models', 'mock']) expect(res.stdout).toContain(cmd);
   });
 
   it('check prints each model with its deployments, never the key', () => {
