@@ -131,7 +131,7 @@ export interface ModelConfig {
   hedge: HedgeConfig | undefined;
   /** Applied to every request of this model when its prompt does not fit. */
   transforms: readonly Transform[];
-  /** Largest request body for this model, in bytes (after decompression); below `server.max_body_bytes`. */
+  /** Largest request body for this model, in bytes (after decompression); only narrows `server.max_body_bytes`. */
   max_request_bytes: number | undefined;
 }
 
