@@ -1,0 +1,282 @@
+#!/usr/bin/env node
+// npm run bench: the mock, bench/floor.mjs and `lifeline serve` (shipped defaults, logs on) each in its own
+// process; the same load against all three in one run; a table on stdout and bench/results.json.
+// Flags: --quick (≈ seconds, for the smoke test) --duration S --soak [--soak-minutes N] --out FILE --json-only
+//        --streams 1000,5000 --cpu-prof DIR (profile the gateway; summarise with bench/profile-summary.mjs)
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { request } from 'undici';
+import { cannon, holdStreams, MODEL, serialLatency, streamLatency, summarizeStreams, throughput } from './lib/load.mjs';
+import { CLK_TCK, killAll, openFilesLimit, rssBytes, startChild, stopChild } from './lib/procs.mjs';
+import { machine, percentile, renderTable, row, rowsAsJson } from './lib/stats.mjs';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const { values: flags } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    soak: { type: 'boolean', default: false },
+    'soak-minutes': { type: 'string', default: '10' },
+    duration: { type: 'string' },
+    out: { type: 'string', default: join(root, 'bench', 'results.json') },
+    'json-only': { type: 'boolean', default: false },
+    streams: { type: 'string' },
+    'cpu-prof': { type: 'string' },
+  },
+});
+
+const quick = flags.quick;
+const WORDS = 64;
+/** 64 deltas of exactly 16 bytes: 15 characters and a space. */
+const REPLY = Array.from({ length: WORDS }, (_, i) => `token-${String(i).padStart(2, '0')}-bench `).join('');
+const settings = {
+  connections: 32,
+  warmupSeconds: quick ? 0.1 : 2,
+  seconds: Number(flags.duration ?? (quick ? 0.2 : 10)),
+  latencySeconds: quick ? 0.1 : 6,
+  streamGapMs: quick ? 2 : 20,
+  streamConcurrency: quick ? 4 : 32,
+  streamSeconds: quick ? 0.1 : 12,
+  streamRounds: quick ? 1 : 3,
+  holdGapMs: quick ? 200 : 2000,
+  holdCounts: (flags.streams ?? (quick ? '20' : '1000,5000')).split(',').map(Number),
+  holdSampleMs: quick ? 100 : 2000,
+  holdSettleMs: quick ? 0 : 3000,
+  soakMinutes: flags.soak ? Number(flags['soak-minutes']) : 0,
+};
+const t0 = performance.now();
+const log = (line) => {
+  const at = ((performance.now() - t0) / 1000).toFixed(1).padStart(5);
+  if (!flags['json-only']) process.stderr.write(`[${at} s] ${line}\n`);
+};
+
+// Every child dies with the bench, however the bench ends.
+process.once('exit', killAll);
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
+  process.once(signal, () => {
+    killAll();
+    process.exit(128 + (signal === 'SIGINT' ? 2 : signal === 'SIGTERM' ? 15 : 1));
+  });
+}
+
+async function setMockPlan(mock, plan) {
+  const res = await request(`${mock.url}/_mock/plan`, { method: 'PUT', body: JSON.stringify(plan), headers: { 'content-type': 'application/json' } });
+  const text = await res.body.text();
+  if (res.statusCode !== 200) throw new Error(`mock refused the plan: ${text}`);
+}
+
+const CLI = join(root, 'dist', 'cli.js');
+const LISTENING = /listening on (http:\/\/\S+)/;
+
+/** `lifeline serve` on the bench config; with --cpu-prof, V8 writes a profile into that directory on exit. */
+function startGateway(config) {
+  const nodeArgs = flags['cpu-prof'] ? ['--cpu-prof', '--cpu-prof-dir', resolve(flags['cpu-prof'])] : [];
+  return startChild('lifeline', [CLI, 'serve', '--config', config], { pattern: LISTENING, nodeArgs });
+}
+
+async function startAll(dir) {
+  if (!existsSync(CLI)) throw new Error('dist/cli.js is missing: run `npm run build` first (npm run bench does)');
+  const mock = await startChild('mock', [CLI, 'mock', '--port', '0', '--reply', REPLY, '--chunk-gap-ms', String(settings.streamGapMs)], {
+    pattern: /mock on (http:\/\/\S+?)\/v1/,
+  });
+  const config = join(dir, 'lifeline.bench.yaml');
+  writeFileSync(
+    config,
+    [
+      '# Written by bench/run.mjs: one provider (the mock), one model; every other setting is the shipped default.',
+      'server: { host: 127.0.0.1, port: 0 }',
+      'providers:',
+      `  mock: { type: openai, api_key: bench-key, base_url: "${mock.url}/v1" }`,
+      'models:',
+      `  ${MODEL}: { targets: [{ provider: mock, model: ${MODEL} }] }`,
+      '',
+    ].join('\n'),
+  );
+  const [floor, gateway] = await Promise.all([
+    startChild('floor', [join(root, 'bench', 'floor.mjs'), mock.url], { pattern: LISTENING }),
+    startGateway(config),
+  ]);
+  return { mock, floor, gateway, config };
+}
+
+/** Short bursts at each target first, so the measured phases run JIT-compiled code on warm connections. */
+async function warmUp(targets) {
+  for (const t of targets) {
+    await cannon(t.url, { connections: settings.connections, seconds: settings.warmupSeconds });
+    if (!quick) await streamLatency(t.url, { concurrency: settings.streamConcurrency, seconds: 1, expectTokens: WORDS });
+  }
+}
+
+/** A fresh gateway under steady mixed load for --soak-minutes; RSS each minute, growth from minute 1 to the last. */
+async function soak(gateway) {
+  const minutes = settings.soakMinutes;
+  log(`soak: ${minutes} min through a fresh lifeline (c=16 JSON requests + 32 looping streams), RSS each minute`);
+  const samples = [];
+  const load = Promise.all([
+    throughput(gateway.url, gateway.pid, { connections: 16, seconds: minutes * 60 }),
+    streamLatency(gateway.url, { concurrency: 32, seconds: minutes * 60, expectTokens: WORDS, spreadMs: settings.streamGapMs }),
+  ]);
+  for (let m = 1; m <= Math.ceil(minutes); m++) {
+    const wait = Math.min(60, (minutes - (m - 1)) * 60) * 1000;
+    const done = await Promise.race([sleep(wait).then(() => false), load.then(() => true)]);
+    const rss = rssBytes(gateway.pid);
+    samples.push(rss);
+    log(`soak: minute ${m}: RSS ${Math.round(rss / 2 ** 20)} MB`);
+    if (done) break;
+  }
+  const [json, streams] = await load;
+  const first = samples[0];
+  const last = samples[samples.length - 1];
+  return { minutes, rssByMinute: samples, growthPct: ((last - first) / first) * 100, json, streams: summarizeStreams([streams]) };
+}
+
+async function main() {
+  const limit = openFilesLimit();
+  // The gateway holds two sockets per stream (client and upstream); keep headroom for everything else.
+  const maxStreams = Math.floor((limit - 512) / 2);
+  if (settings.holdCounts.some((n) => n > maxStreams)) {
+    log(`note: open-files limit ${limit} caps held streams at ${maxStreams} (raise it with ulimit -n)`);
+    settings.holdCounts = settings.holdCounts.map((n) => Math.min(n, maxStreams));
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'lifeline-bench-'));
+  const { mock, floor, gateway, config } = await startAll(dir);
+  const running = [mock, floor, gateway];
+  const targets = [
+    { name: 'direct', url: mock.url, pid: mock.pid },
+    { name: 'floor', url: floor.url, pid: floor.pid },
+    { name: 'lifeline', url: gateway.url, pid: gateway.pid },
+  ];
+  const raw = { throughput: {}, streams: {}, hold: { floor: [], lifeline: [] } };
+  try {
+    log(`mock ${mock.url} · floor ${floor.url} · lifeline ${gateway.url} (pids ${mock.pid}/${floor.pid}/${gateway.pid})`);
+    log('warming up…');
+    await warmUp(targets);
+    raw.rssIdle = { floor: rssBytes(floor.pid), lifeline: rssBytes(gateway.pid) };
+
+    for (const t of targets) {
+      log(`throughput: ${t.name}, c=${settings.connections}, ${settings.seconds} s`);
+      raw.throughput[t.name] = await throughput(t.url, t.pid, { connections: settings.connections, seconds: settings.seconds });
+    }
+
+    log(`added latency: c=1, ${settings.latencySeconds} s, targets interleaved`);
+    const serial = await serialLatency(targets, { seconds: settings.latencySeconds });
+    raw.serial = { failures: serial.failures };
+    for (const t of targets) {
+      const s = serial.samples[t.name];
+      raw.serial[t.name] = { requests: s.length, p50Us: percentile(s, 50), p99Us: percentile(s, 99) };
+    }
+
+    // Rounds interleave the targets, so slow drifts of this shared 2-core machine hit all three alike.
+    const streamRuns = Object.fromEntries(targets.map((t) => [t.name, []]));
+    for (let round = 1; round <= settings.streamRounds; round++) {
+      for (const t of targets) {
+        log(`streams: ${t.name} (round ${round}/${settings.streamRounds}), ${settings.streamConcurrency} at a time, ${WORDS} × 16 B deltas ${settings.streamGapMs} ms apart`);
+        const seconds = settings.streamSeconds / settings.streamRounds;
+        streamRuns[t.name].push(await streamLatency(t.url, { concurrency: settings.streamConcurrency, seconds, expectTokens: WORDS, spreadMs: settings.streamGapMs }));
+      }
+    }
+    for (const t of targets) raw.streams[t.name] = summarizeStreams(streamRuns[t.name]);
+
+    await setMockPlan(mock, { default: { chunk_gap_ms: settings.holdGapMs } });
+    for (const t of targets.slice(1)) {
+      for (const count of settings.holdCounts) {
+        log(`hold: ${count} concurrent streams through ${t.name}`);
+        const h = await holdStreams(t.url, t.pid, { count, sampleMs: settings.holdSampleMs, settleMs: settings.holdSettleMs });
+        raw.hold[t.name].push(h);
+        if (h.failed > 0) log(`hold: ${h.failed} of ${count} streams through ${t.name} failed`);
+        await sleep(quick ? 100 : Math.max(1500, count / 2)); // let the aborted streams unwind before the next phase
+      }
+    }
+    await setMockPlan(mock, { default: { chunk_gap_ms: settings.streamGapMs } });
+
+    if (settings.soakMinutes > 0) {
+      // The hold phase grew the first gateway's heap to 5,000 streams' worth: the soak starts from a clean one.
+      await Promise.all([stopChild(gateway), stopChild(floor)]);
+      const fresh = await startGateway(config);
+      running.push(fresh);
+      raw.soak = await soak(fresh);
+    }
+  } finally {
+    log('stopping…');
+    await Promise.all(running.map((p) => stopChild(p)));
+    rmSync(dir, { recursive: true, force: true });
+  }
+  return report(raw);
+}
+
+function report(raw) {
+  const by = (pick) => ({ direct: pick('direct'), floor: pick('floor'), lifeline: pick('lifeline') });
+  const thr = (key) => by((n) => raw.throughput[n]?.[key] ?? null);
+  const added = (pick) => {
+    const base = pick('direct');
+    return { direct: base, floor: pick('floor') - base, lifeline: pick('lifeline') - base };
+  };
+  const holdRss = (i) => ({
+    direct: null,
+    floor: raw.hold.floor[i]?.rssPeak ?? null,
+    lifeline: raw.hold.lifeline[i]?.rssPeak ?? null,
+  });
+  const holdRows = settings.holdCounts.map((count, i) => {
+    const isTarget = count >= 5000;
+    return row(`RSS, ${count.toLocaleString('en-US')} streams open`, 'mb', holdRss(i), isTarget ? '≤ 512 MB' : '', isTarget ? (v) => v.lifeline <= 512 * 2 ** 20 : undefined);
+  });
+  const rows = [
+    row(`requests/s, c=${settings.connections}`, 'rps', thr('rps'), '≥ 0.7× floor', (v) => v.lifeline >= 0.7 * v.floor),
+    row(`latency p50, c=${settings.connections}`, 'ms', thr('p50Ms')),
+    row(`latency p99, c=${settings.connections}`, 'ms', thr('p99Ms')),
+    row('CPU per request (process tree)', 'us', thr('cpuUsPerReq'), '≤ 1.5× floor', (v) => v.lifeline <= 1.5 * v.floor),
+    row('added latency p50, c=1', 'us', added((n) => raw.serial[n].p50Us), '≤ 300 µs', (v) => v.lifeline <= 300, true),
+    row('added latency p99, c=1', 'us', added((n) => raw.serial[n].p99Us), '≤ 1,000 µs', (v) => v.lifeline <= 1000, true),
+    row('added time to first token p50', 'us', added((n) => raw.streams[n].ttftP50Ms * 1000), '≤ 1,000 µs', (v) => v.lifeline <= 1000, true),
+    row('added time to first token p99', 'us', added((n) => raw.streams[n].ttftP99Ms * 1000), '', undefined, true),
+    row(`inter-chunk gap p99 (sent every ${settings.streamGapMs} ms)`, 'ms', by((n) => raw.streams[n].gapP99Ms)),
+    row('RSS idle (after warm-up)', 'mb', { direct: null, ...raw.rssIdle }),
+    ...holdRows,
+    row(
+      `RSS growth over the soak${raw.soak ? ` (${raw.soak.minutes} min)` : ''}`,
+      'pct',
+      { direct: null, floor: null, lifeline: raw.soak?.growthPct ?? null },
+      raw.soak ? '≤ 5 %' : '≤ 5 % (run --soak)',
+      (v) => v.lifeline <= 5,
+    ),
+  ];
+  const warnings = [];
+  for (const [name, t] of Object.entries(raw.throughput)) if (t.failures > 0) warnings.push(`${name}: ${t.failures} failed requests under load`);
+  for (const [name, s] of Object.entries(raw.streams)) if (s.failures > 0) warnings.push(`${name}: ${s.failures} of ${s.streams} streams incomplete`);
+  if (raw.serial.failures > 0) warnings.push(`${raw.serial.failures} failed requests at c=1`);
+  for (const [name, list] of Object.entries(raw.hold)) {
+    for (const h of list) if (h.failed > 0 || h.inFlight < h.count) warnings.push(`${name}: ${h.inFlight} of ${h.count} streams in flight while sampling (${h.failed} failed)`);
+  }
+  const checked = rows.filter((r) => r.pass !== null);
+  const results = {
+    machine: { ...machine(), clkTck: CLK_TCK },
+    settings: { ...settings, replyBytesPerDelta: 16, words: WORDS, quick },
+    targetsMet: checked.every((r) => r.pass),
+    rows: rowsAsJson(rows),
+    warnings,
+    raw,
+  };
+  mkdirSync(dirname(resolve(flags.out)), { recursive: true });
+  writeFileSync(resolve(flags.out), `${JSON.stringify(results, null, 2)}\n`);
+  if (flags['json-only']) {
+    process.stdout.write(`${JSON.stringify(results, null, 2)}\n`);
+  } else {
+    const m = results.machine;
+    process.stdout.write(`\nLifeline bench — ${m.cpu}, ${m.cores} cores, Node ${m.node}, ${m.date}${quick ? ' (--quick: figures are not meaningful)' : ''}\n\n`);
+    process.stdout.write(`${renderTable(rows)}\n\n`);
+    for (const w of warnings) process.stdout.write(`warning: ${w}\n`);
+    process.stdout.write(`targets met: ${checked.filter((r) => r.pass).length}/${checked.length} · results in ${resolve(flags.out)}\n`);
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (err) => {
+    process.stderr.write(`bench failed: ${err?.stack ?? err}\n`);
+    killAll();
+    process.exit(1);
+  },
+);

@@ -1,0 +1,50 @@
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+
+// The benchmark harness (bench/run.mjs) in --quick mode: it starts the mock, the floor proxy and the built
+// gateway (dist/, made by pretest) as child processes, runs every phase for a moment and prints its table.
+// Only that it completes is checked: timings on a shared CI machine mean nothing.
+const ROOT = join(import.meta.dirname, '..');
+const dir = mkdtempSync(join(tmpdir(), 'lifeline-bench-smoke-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function runBench(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, [join(ROOT, 'bench', 'run.mjs'), ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d) => {
+    stdout += d;
+  });
+  child.stderr.on('data', (d) => {
+    stderr += d;
+  });
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGTERM'); // the harness kills its own children on SIGTERM
+      reject(new Error(`bench --quick did not finish in 55 s:\n${stderr}`));
+    }, 55_000);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+describe('npm run bench', () => {
+  it('runs every phase in --quick mode, prints the figures table and writes results to --out', { timeout: 60_000 }, async () => {
+    const out = join(dir, 'results.json');
+    const { code, stdout, stderr } = await runBench(['--quick', '--out', out]);
+    expect(code, stderr).toBe(0);
+    for (const figure of ['requests/s, c=32', 'CPU per request', 'added latency p50, c=1', 'added time to first token p50', 'streams open']) {
+      expect(stdout).toContain(figure);
+    }
+    expect(stdout).toMatch(/figure\s+direct\s+floor\s+lifeline\s+target\s+pass\?/);
+    expect(existsSync(out)).toBe(true);
+    const results = JSON.parse(readFileSync(out, 'utf8')) as { machine: { node: string }; rows: Array<{ figure: string; lifeline: number | null }> };
+    expect(results.machine.node).toBe(process.version);
+    expect(results.rows.find((r) => r.figure.startsWith('requests/s'))?.lifeline).toBeGreaterThan(0);
+  });
+});
