@@ -65,6 +65,7 @@ export async function readBody(ex: Exchange, limit: number): Promise<Buffer> {
   if (ex.declaredLength !== undefined && ex.declaredLength > limit) throw tooLarge(limit);
   const codings = contentCodings(ex.headers['content-encoding']);
   if (codings.length > 0) return readDecoded(ex, codings, limit);
+  if (isReadable(ex.body)) return readStream(ex.body, limit);
   const parts: Uint8Array[] = [];
   let size = 0;
   for await (const chunk of ex.body) {
@@ -73,6 +74,51 @@ export async function readBody(ex: Exchange, limit: number): Promise<Buffer> {
     parts.push(chunk);
   }
   return parts.length === 1 ? Buffer.from(parts[0]!.buffer, parts[0]!.byteOffset, size) : Buffer.concat(parts, size);
+}
+
+function isReadable(body: AsyncIterable<Uint8Array>): body is AsyncIterable<Uint8Array> & NodeJS.ReadableStream {
+  return typeof (body as Partial<NodeJS.ReadableStream>).on === 'function';
+}
+
+/** A node:http request body with plain events: the hot path, without an async iterator per request. */
+function readStream(body: NodeJS.ReadableStream, limit: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const parts: Buffer[] = [];
+    let size = 0;
+    const cleanup = (): void => {
+      body.off('data', onData);
+      body.off('end', onEnd);
+      body.off('error', onError);
+      body.off('close', onClose);
+    };
+    const onData = (chunk: Buffer): void => {
+      size += chunk.length;
+      if (size > limit) {
+        cleanup();
+        body.pause();
+        reject(tooLarge(limit));
+        return;
+      }
+      parts.push(chunk);
+    };
+    const onEnd = (): void => {
+      cleanup();
+      resolve(parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts, size));
+    };
+    const onError = (err: Error): void => {
+      cleanup();
+      reject(err);
+    };
+    // The client went away mid-body ('close' without 'end'), as the async iterator would report it.
+    const onClose = (): void => {
+      cleanup();
+      reject(new GatewayError('connection', 'The client closed the request before sending its body', { code: 'client_closed', retryable: false }));
+    };
+    body.on('data', onData);
+    body.once('end', onEnd);
+    body.once('error', onError);
+    body.once('close', onClose);
+  });
 }
 
 /**

@@ -106,26 +106,52 @@ export class Transport {
         if (!raw.destroyed) raw.destroy();
       }
     }
-    const body = timedBody();
+    let iterated: AsyncGenerator<Buffer> | undefined; // made only for streams: JSON answers are read by text()
     return {
       status: res.statusCode,
       headers: res.headers as Headers,
-      body,
-      async text() {
-        const parts: Buffer[] = [];
-        let size = 0;
-        for await (const chunk of body) {
-          size += chunk.length;
-          if (size > MAX_BUFFERED_BODY) {
-            throw new GatewayError('server', `${what} sent a response larger than ${MAX_BUFFERED_BODY} bytes`);
-          }
-          parts.push(chunk);
-        }
-        return Buffer.concat(parts, size).toString('utf8');
+      get body() {
+        iterated ??= timedBody();
+        return iterated;
+      },
+      // Whole bodies (JSON answers, error bodies) are read with plain events: no async iterator per response.
+      text() {
+        return new Promise<string>((resolve, reject) => {
+          const parts: Buffer[] = [];
+          let size = 0;
+          const fail = (err: unknown): void => {
+            cleanup();
+            reject(failure(err));
+          };
+          const onData = (chunk: Buffer): void => {
+            dog.chunk();
+            dog.wait();
+            size += chunk.length;
+            if (size > MAX_BUFFERED_BODY) {
+              fail(new GatewayError('server', `${what} sent a response larger than ${MAX_BUFFERED_BODY} bytes`));
+              return;
+            }
+            parts.push(chunk);
+          };
+          const onEnd = (): void => {
+            cleanup();
+            finish();
+            resolve(parts.length === 1 ? (parts[0] as Buffer).toString('utf8') : Buffer.concat(parts, size).toString('utf8'));
+          };
+          const cleanup = (): void => {
+            raw.off('data', onData);
+            raw.off('end', onEnd);
+            raw.off('error', fail);
+            if (!raw.destroyed && !raw.readableEnded) raw.destroy();
+          };
+          raw.on('data', onData);
+          raw.once('end', onEnd);
+          raw.once('error', fail);
+        });
       },
       discard() {
         finish();
-        void body.return(undefined);
+        void iterated?.return(undefined);
         if (!raw.destroyed) raw.destroy();
       },
     };
