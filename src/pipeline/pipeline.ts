@@ -16,7 +16,7 @@ import { chooseTarget, type Choice, supports } from './choose.js';
 import { Deployments } from './deployments.js';
 import { Fitter } from './fit-plan.js';
 import { hedgeDelay, LatencyWindow } from './hedge.js';
-import { commitStream, type Launch } from './stream-attempt.js';
+import { commitStream, type Launch, launchHedge } from './stream-attempt.js';
 import { type ResumeRecord, resumable, type Segment, withFinally } from './survive.js';
 import type { Usage } from './transcript.js';
 import { mergeUnavailable, unavailableError } from './unavailable.js';
@@ -309,7 +309,8 @@ export class Pipeline {
           const launch: Launch = { d, health, record, input, t0 };
           const won = await commitStream(launch, {
             afterMs: hedgeDelay(route.model.hedge, this.firstTokenMs.get(route.model.name)),
-            hedge: () => this.hedgeLaunch(req, route, d, input, excluded, tried, attempts, scope),
+            hedge: () =>
+              launchHedge({ op: req.op, route, slow: d, input, excluded, tried, attempts, resume: scope.allow !== undefined }, this.deployments, this.rand),
             deadline: deadline.signal,
             onHedge: (winner) => this.metrics?.hedges.inc({ model: route.model.name, winner }),
           });
@@ -359,37 +360,6 @@ export class Pipeline {
       }
     }
     return stop(last);
-  }
-
-  /**
-   * A second attempt for a stream with no first token yet, on a different healthy deployment. It is a retry of
-   * the slow attempt, so it is paid from the slow deployment's retry budget: hedging adds at most
-   * `budget_ratio` of that deployment's traffic.
-   */
-  private hedgeLaunch(
-    req: GatewayRequest,
-    route: Route,
-    slow: Deployment,
-    input: AttemptInput,
-    excluded: Set<string>,
-    tried: Set<string>,
-    attempts: AttemptRecord[],
-    scope: Scope,
-  ): Launch | undefined {
-    const now = Date.now();
-    const choice = chooseTarget(req.op, route, this.deployments, new Set([...excluded, ...tried]), tried, now, this.rand);
-    if (choice.type !== 'fresh') return undefined;
-    const d = choice.target.deployment;
-    const health = this.deployments.health(d.id);
-    if (!health.tryAcquire(now)) return undefined;
-    if (!this.deployments.budget(slow.id).tryRetry(now)) {
-      health.release();
-      return undefined;
-    }
-    tried.add(d.id);
-    const record: AttemptRecord = { deployment: d.id, ms: 0, hedge: true, ...(scope.allow ? { resume: true } : {}) };
-    attempts.push(record);
-    return { d, health, record, input, t0: performance.now() };
   }
 
   private firstTokenWindow(model: string): LatencyWindow {

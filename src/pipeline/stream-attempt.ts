@@ -1,7 +1,10 @@
 import { countChatPromptTokens } from '../context/index.js';
 import { toGatewayError } from '../errors.js';
-import type { Deployment } from '../providers/types.js';
+import type { Deployment, Operation } from '../providers/types.js';
 import type { DeploymentHealth } from '../routing/health.js';
+import type { Route } from '../routing/routes.js';
+import { chooseTarget } from './choose.js';
+import type { Deployments } from './deployments.js';
 import { type AttemptInput, type AttemptRecord, attemptStream, type CommittedStream } from './attempt.js';
 import { race, type Racer } from './hedge.js';
 
@@ -72,4 +75,39 @@ function racer(launch: Launch, deadline: AbortSignal): Racer<Won> {
       health.release();
     },
   };
+}
+
+export interface HedgeContext {
+  op: Operation;
+  route: Route;
+  /** The attempt that has no first token yet. */
+  slow: Deployment;
+  input: AttemptInput;
+  excluded: ReadonlySet<string>;
+  tried: Set<string>;
+  attempts: AttemptRecord[];
+  /** The hedge continues a resumed stream. */
+  resume: boolean;
+}
+
+/**
+ * A second attempt for a stream with no first token yet, on a different healthy deployment. It is a retry of
+ * the slow attempt, so it is paid from the slow deployment's retry budget: hedging adds at most
+ * `budget_ratio` of that deployment's traffic.
+ */
+export function launchHedge(h: HedgeContext, deployments: Deployments, rand: () => number): Launch | undefined {
+  const now = Date.now();
+  const choice = chooseTarget(h.op, h.route, deployments, new Set([...h.excluded, ...h.tried]), h.tried, now, rand);
+  if (choice.type !== 'fresh') return undefined;
+  const d = choice.target.deployment;
+  const health = deployments.health(d.id);
+  if (!health.tryAcquire(now)) return undefined;
+  if (!deployments.budget(h.slow.id).tryRetry(now)) {
+    health.release();
+    return undefined;
+  }
+  h.tried.add(d.id);
+  const record: AttemptRecord = { deployment: d.id, ms: 0, hedge: true, ...(h.resume ? { resume: true } : {}) };
+  h.attempts.push(record);
+  return { d, health, record, input: h.input, t0: performance.now() };
 }
