@@ -148,7 +148,12 @@ async function sendStream(x: Exchange, script: StreamScript, fault: Fault, outco
   if (!(await flush())) return;
 
   if (stop?.kind === 'cut') x.destroy('cut');
-  else if (stop?.kind !== 'stall') x.res.end();
+  else if (stop?.kind !== 'stall') {
+    // With a gap the body's end comes after it too, as over a real network: a client that drops the body as
+    // soon as it has the last event (before the end) loses its keep-alive connection.
+    if (gap > 0 && !(await pause(gap, x.signal))) return;
+    x.res.end();
+  }
 }
 
 /**

@@ -119,6 +119,7 @@ export async function startMock(options: MockOptions = {}): Promise<MockServer> 
   let plan = startPlan;
   let schedule = new FaultSchedule(plan, seed);
   const sockets = new Set<Socket>();
+  let connections = 0; // accepted since start or reset: shows whether clients reuse their connections
   const inflight = new Set<AbortController>();
   let closing: Promise<void> | null = null;
 
@@ -129,6 +130,7 @@ export async function startMock(options: MockOptions = {}): Promise<MockServer> 
 
   const resetAll = () => {
     log.clear();
+    connections = 0;
     plan = startPlan;
     schedule = new FaultSchedule(plan, seed);
   };
@@ -247,6 +249,7 @@ export async function startMock(options: MockOptions = {}): Promise<MockServer> 
   server.headersTimeout = KEEP_ALIVE_TIMEOUT_MS + 1_000;
   server.on('connection', (socket: Socket) => {
     socket.setNoDelay(true);
+    connections++;
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
   });
@@ -264,7 +267,7 @@ export async function startMock(options: MockOptions = {}): Promise<MockServer> 
     url: `http://${urlHost(host)}:${port}/v1`,
     origin: `http://${urlHost(host)}:${port}`,
     port,
-    stats: () => log.snapshot(),
+    stats: () => ({ ...log.snapshot(), connections }),
     setPlan,
     reset: resetAll,
     answerFor: (body, dialect = 'openai') => ANSWERS[dialect](body, reply).text ?? '',

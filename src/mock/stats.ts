@@ -31,6 +31,8 @@ export interface MockStats {
   byOutcome: Record<string, number>;
   /** The most recent records, oldest first. */
   records: MockRequestRecord[];
+  /** TCP connections accepted since start or the last reset (set by the server). */
+  connections?: number;
 }
 
 const OUTCOMES: Outcome[] = ['ok', 'status', 'reset', 'hang', 'cut', 'stall', 'error_event', 'malformed', 'pending'];
