@@ -149,9 +149,9 @@ async function sendStream(x: Exchange, script: StreamScript, fault: Fault, outco
 
   if (stop?.kind === 'cut') x.destroy('cut');
   else if (stop?.kind !== 'stall') {
-    // With a gap the body's end comes after it too, as over a real network: a client that drops the body as
-    // soon as it has the last event (before the end) loses its keep-alive connection.
-    if (gap > 0 && !(await pause(gap, x.signal))) return;
+    // With a gap the body's end comes a moment after the last event, as over a real network: a client that drops
+    // the body as soon as it has the last event (before the end) loses its keep-alive connection.
+    if (gap > 0 && !(await pause(Math.min(gap, END_DELAY_MS), x.signal))) return;
     x.res.end();
   }
 }
@@ -181,3 +181,6 @@ export async function deliver(
   if (reply.kind === 'json') await sendBody(x, 200, reply.body, f, outcome);
   else await sendStream(x, reply.script, f, outcome);
 }
+
+/** How long after its last event a gapped stream's body ends: a separate packet, not another chunk gap. */
+const END_DELAY_MS = 1;
