@@ -1,53 +1,17 @@
 // Resilience behaviours end to end: the official OpenAI SDK → lifeline serve → one or more mocks, over real sockets.
 // The chaos suite (test/chaos.test.ts) covers behaviour at volume and timing; this file pins the individual
 // decisions: which deployment or fallback answers, what the client sees, and what each upstream received.
-import OpenAI, { APIError } from 'openai';
+import type OpenAI from 'openai';
+import { APIError } from 'openai';
 import type { AttemptRecord } from '../src/pipeline/index.js';
 import { describe, expect, it } from 'vitest';
-import { resolveConfig } from '../src/config/index.js';
-import { type FaultPlan, type MockServer, startMock } from '../src/mock/index.js';
-import { type RunningServer, startServer } from '../src/server/serve.js';
-import { collectText, memoryLogger } from './helpers.js';
+import type { FaultPlan } from '../src/mock/index.js';
+import { startWorld, type World } from './chaos/harness.js';
+import { collectText } from './helpers.js';
 
 const messages = [{ role: 'user' as const, content: 'Say something resilient' }];
 /** Quick retries, so a test that retries still runs in tens of milliseconds. */
 const FAST_RETRY = { base_delay_ms: 20, max_delay_ms: 100 };
-
-interface World {
-  mocks: Record<string, MockServer>;
-  server: RunningServer;
-  client: OpenAI;
-  /** The gateway's log lines (pino JSON), in order. */
-  lines: string[];
-  close(): Promise<void>;
-}
-
-/**
- * Named mocks, each one a provider of the same name (deployment ids are `<mock name>/<upstream model>`), and a
- * gateway over them. Each mock answers a text naming itself, so a reassembled answer shows who answered.
- */
-async function startWorld(plans: Record<string, FaultPlan>, config: { models: Record<string, unknown>; [key: string]: unknown }): Promise<World> {
-  const mocks: Record<string, MockServer> = {};
-  const providers: Record<string, unknown> = {};
-  for (const [name, plan] of Object.entries(plans)) {
-    const mock = await startMock({ plan, reply: `This answer comes from the ${name} mock.` });
-    mocks[name] = mock;
-    providers[name] = { type: 'openai', api_key: `sk-${name}-provider-key-0123456789`, base_url: mock.url };
-  }
-  const { logger, lines } = memoryLogger();
-  const server = await startServer(resolveConfig({ server: { port: 0 }, retry: FAST_RETRY, ...config, providers }), { logger });
-  const client = new OpenAI({ baseURL: `${server.url}/v1`, apiKey: 'sk-client', maxRetries: 0, timeout: 20_000 });
-  return {
-    mocks,
-    server,
-    client,
-    lines,
-    async close() {
-      await server.shutdown();
-      await Promise.all(Object.values(mocks).map((m) => m.close()));
-    },
-  };
-}
 
 /** Runs `test` in a fresh world and always closes it: breakers and disabled keys never leak between tests. */
 async function withWorld(
@@ -55,7 +19,8 @@ async function withWorld(
   config: { models: Record<string, unknown>; [key: string]: unknown },
   test: (world: World) => Promise<void>,
 ): Promise<void> {
-  const world = await startWorld(plans, config);
+  // Each mock answers a text naming itself, so a reassembled answer shows who answered.
+  const world = await startWorld(plans, { retry: FAST_RETRY, ...config }, { reply: (name) => `This answer comes from the ${name} mock.` });
   try {
     await test(world);
   } finally {

@@ -31,8 +31,9 @@ export interface SurviveOptions {
   maxResumes: number;
   /** Opens the continuation on a prefill-capable deployment; rejects when none can take it. */
   open(body: Record<string, unknown>): Promise<Segment>;
-  /** Called once per failed segment, resumed or not, and once more at the end with the answer's usage. */
+  /** Called once per failed segment, resumed or not. */
   onResume(record: ResumeRecord): void;
+  /** Called once when the stream ends, with the answer's usage as far as known. */
   onUsage(usage: Usage | undefined): void;
 }
 
@@ -135,7 +136,6 @@ export async function* withFinally<T>(events: AsyncIterable<T>, fn: () => void):
     fn();
   }
 }
-
 
 export interface ResumableOptions {
   streaming: StreamingConfig;

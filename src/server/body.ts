@@ -88,8 +88,8 @@ function readStream(body: NodeJS.ReadableStream, limit: number): Promise<Buffer>
     const cleanup = (): void => {
       body.off('data', onData);
       body.off('end', onEnd);
-      body.off('error', onError);
       body.off('close', onClose);
+      // 'error' stays handled (a settled promise ignores it): a client reset after a 413 must not go uncaught.
     };
     const onData = (chunk: Buffer): void => {
       size += chunk.length;
@@ -116,7 +116,7 @@ function readStream(body: NodeJS.ReadableStream, limit: number): Promise<Buffer>
     };
     body.on('data', onData);
     body.once('end', onEnd);
-    body.once('error', onError);
+    body.on('error', onError);
     body.once('close', onClose);
   });
 }

@@ -142,12 +142,12 @@ export class Transport {
           const cleanup = (): void => {
             raw.off('data', onData);
             raw.off('end', onEnd);
-            raw.off('error', fail);
+            // 'error' stays handled: an error emitted after we are done must not become an uncaught one.
             if (!raw.destroyed && !raw.readableEnded) raw.destroy();
           };
           raw.on('data', onData);
           raw.once('end', onEnd);
-          raw.once('error', fail);
+          raw.on('error', fail);
         });
       },
       discard() {

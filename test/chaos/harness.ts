@@ -17,8 +17,11 @@ export interface World {
 export interface WorldOptions {
   /** Provider type per mock (default openai); e.g. deepseek for a prefill-capable upstream. */
   types?: Record<string, string>;
-  /** One answer text for every mock, so a stream resumed elsewhere can be compared with the uncut answer. */
-  reply?: string;
+  /**
+   * The mocks' answer: one text for all (a stream resumed elsewhere can be compared with the uncut answer), or
+   * one per mock name (a reassembled answer shows who answered).
+   */
+  reply?: string | ((name: string) => string);
 }
 
 export async function startWorld(
@@ -28,10 +31,11 @@ export async function startWorld(
 ): Promise<World> {
   const mocks: Record<string, MockServer> = {};
   for (const [name, plan] of Object.entries(plans)) {
-    mocks[name] = await startMock({ plan, seed: name.length * 7919, ...(options.reply ? { reply: options.reply } : {}) });
+    const reply = typeof options.reply === 'function' ? options.reply(name) : options.reply;
+    mocks[name] = await startMock({ plan, seed: name.length * 7919, ...(reply ? { reply } : {}) });
   }
   const providers = Object.fromEntries(
-    Object.entries(mocks).map(([name, mock]) => [name, { type: options.types?.[name] ?? 'openai', api_key: `key-${name}`, base_url: mock.url }]),
+    Object.entries(mocks).map(([name, mock]) => [name, { type: options.types?.[name] ?? 'openai', api_key: `sk-${name}-provider-key-0123456789`, base_url: mock.url }]),
   );
   const resolved = resolveConfig({ server: { port: 0 }, ...config, providers });
   const { logger, lines } = memoryLogger();
