@@ -1,5 +1,6 @@
 import { pino, type DestinationStream, type Logger } from 'pino';
 import type { LoggingConfig } from '../config/types.js';
+import { LogSink } from './log-sink.js';
 
 export type { Logger } from 'pino';
 
@@ -8,8 +9,8 @@ export type { Logger } from 'pino';
  * is called on shutdown. Auth headers are never logged by anyone, and redaction is a second fence.
  */
 export function createLogger(config: LoggingConfig, destination?: DestinationStream): Logger {
-  const dest = destination ?? pino.destination({ dest: 1, sync: false, minLength: 4096 });
-  return pino(
+  const dest = destination ?? new LogSink(1);
+  const logger = pino(
     {
       level: config.level,
       base: undefined,
@@ -21,7 +22,32 @@ export function createLogger(config: LoggingConfig, destination?: DestinationStr
     },
     dest,
   );
+  ours.add(logger);
+  return logger;
 }
+
+/**
+ * The per-request line, written straight to the logger's destination in pino's own shape
+ * (`{"level":30,"time":"…",…fields,"msg":"request"}`). pino's generic path (key-by-key serialisation, the
+ * redaction fence, time formatting) cost ~14 µs per line, ~7 % of the gateway's CPU per request; one
+ * JSON.stringify of a known shape costs a fraction. The fields are ids, names, counts and gateway error
+ * messages: nothing the redaction paths would match. Callers check `isLevelEnabled('info')` first.
+ * Only for loggers made by `createLogger` (whose shape this knows); any other logger (a library user's, with
+ * its own bindings, formatters or multistream) gets its lines through `logger.info`.
+ */
+export function requestLineWriter(logger: Logger): (fields: Record<string, unknown>, msg: string) => void {
+  const stream = (logger as unknown as Record<symbol, unknown>)[pino.symbols.streamSym] as DestinationStream | undefined;
+  if (!ours.has(logger) || !stream || typeof stream.write !== 'function') return (fields, msg) => logger.info(fields, msg);
+  const level = logger.levels.values.info ?? 30;
+  return (fields, msg) => {
+    const body = JSON.stringify(fields);
+    const sep = body.length > 2 ? ',' : '';
+    stream.write(`{"level":${level},"time":"${new Date().toISOString()}"${sep}${body.slice(1, -1)},"msg":${JSON.stringify(msg)}}\n`);
+  };
+}
+
+/** Loggers made by `createLogger`: their shape is known, so the request line may bypass pino's generic path. */
+const ours = new WeakSet<Logger>();
 
 export function flushLogger(logger: Logger): Promise<void> {
   return new Promise((resolve) => {

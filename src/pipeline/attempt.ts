@@ -1,3 +1,4 @@
+import type { CancelSignal } from '../cancel.js';
 import type { Timeouts } from '../config/types.js';
 import { GatewayError, toGatewayError } from '../errors.js';
 import { adapterFor } from '../providers/index.js';
@@ -11,7 +12,7 @@ export interface AttemptInput {
   op: Operation;
   body: Record<string, unknown>;
   timeouts: Timeouts;
-  signal: AbortSignal;
+  signal: CancelSignal;
 }
 
 export interface AttemptRecord {

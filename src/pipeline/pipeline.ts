@@ -1,3 +1,4 @@
+import type { CancelSignal } from '../cancel.js';
 import type { Config, Transform } from '../config/types.js';
 import { GatewayError, toGatewayError } from '../errors.js';
 import type { Operation, StreamEvent } from '../providers/types.js';
@@ -31,7 +32,7 @@ export interface GatewayRequest {
   stream: boolean;
   requestId: string;
   /** Aborted when the client goes away. */
-  signal: AbortSignal;
+  signal: CancelSignal;
   /** The client's `x-lifeline-timeout-ms`: can only lower the model's `total_ms`. */
   timeoutMs?: number;
   /** False when the client sent `x-lifeline-fallbacks: off`. */

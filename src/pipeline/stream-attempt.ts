@@ -1,3 +1,4 @@
+import { Cancel, type CancelSignal } from '../cancel.js';
 import { countChatPromptTokens } from '../context/index.js';
 import { toGatewayError } from '../errors.js';
 import type { Deployment, Operation } from '../providers/types.js';
@@ -25,7 +26,7 @@ export interface HedgePlan {
   /** The hedge's launch, or undefined when there is no other healthy deployment or no budget. */
   hedge(): Launch | undefined;
   /** The request's deadline signal: an attempt that ends because it fired says nothing about health. */
-  deadline: AbortSignal;
+  deadline: CancelSignal;
   onHedge(winner: 'primary' | 'hedge'): void;
 }
 
@@ -47,15 +48,19 @@ export async function commitStream(launch: Launch, plan: HedgePlan): Promise<Won
   return result.value;
 }
 
-function racer(launch: Launch, deadline: AbortSignal): Racer<Won> {
-  const lost = new AbortController();
-  const input = { ...launch.input, signal: AbortSignal.any([launch.input.signal, lost.signal]) };
+function racer(launch: Launch, deadline: CancelSignal): Racer<Won> {
+  // Aborted when this racer loses, or with the request (its deadline or its client).
+  const cancel = new Cancel();
+  const unlink = cancel.follow(launch.input.signal);
+  let lost = false;
+  const input = { ...launch.input, signal: cancel.signal };
   const { record, health } = launch;
   return {
     promise: attemptStream(input, launch.d, launch.record).then((committed) => ({ ...launch, committed })),
     abort() {
       // Accounted now, not when its socket has wound down: the request's log line may be written first.
-      lost.abort();
+      lost = true;
+      cancel.abort();
       record.ms = Math.round(performance.now() - launch.t0);
       record.kind = 'hedge_lost';
       if (launch.input.op === 'chat') {
@@ -64,8 +69,9 @@ function racer(launch: Launch, deadline: AbortSignal): Racer<Won> {
       health.release();
     },
     dispose(outcome) {
+      unlink();
       if ('value' in outcome) outcome.value.committed.response.discard();
-      if (lost.signal.aborted) return; // a loser: accounted for in abort()
+      if (lost) return; // a loser: accounted for in abort()
       // A real failure, while the other attempt went on.
       const error = toGatewayError('error' in outcome ? outcome.error : undefined);
       record.ms = Math.round(performance.now() - launch.t0);

@@ -95,8 +95,12 @@ function relativeResetMs(value: string): number | undefined {
   return /^\d+(\.\d+)?$/.test(v) ? Math.ceil(Number(v) * 1000) : undefined;
 }
 
-const OPENAI_LIMITS = ['requests', 'tokens'] as const;
-const ANTHROPIC_LIMITS = ['requests', 'tokens', 'input-tokens', 'output-tokens'] as const;
+// Header names built once: this runs on every successful response.
+const OPENAI_LIMITS = ['requests', 'tokens'].map((l) => ({ remaining: `x-ratelimit-remaining-${l}`, reset: `x-ratelimit-reset-${l}` }));
+const ANTHROPIC_LIMITS = ['requests', 'tokens', 'input-tokens', 'output-tokens'].map((l) => ({
+  remaining: `anthropic-ratelimit-${l}-remaining`,
+  reset: `anthropic-ratelimit-${l}-reset`,
+}));
 
 /**
  * How long until the rate limits that are exhausted now reset, the longest of them (all must reset before a
@@ -110,13 +114,13 @@ export function rateLimitResetMs(headers: Headers, now: number = Date.now()): nu
     if (ms !== undefined && (longest === undefined || ms > longest)) longest = ms;
   };
   for (const limit of OPENAI_LIMITS) {
-    if (!exhausted(headers, `x-ratelimit-remaining-${limit}`)) continue;
-    const reset = header(headers, `x-ratelimit-reset-${limit}`);
+    if (!exhausted(headers, limit.remaining)) continue;
+    const reset = header(headers, limit.reset);
     if (reset !== undefined) consider(relativeResetMs(reset));
   }
   for (const limit of ANTHROPIC_LIMITS) {
-    if (!exhausted(headers, `anthropic-ratelimit-${limit}-remaining`)) continue;
-    const reset = header(headers, `anthropic-ratelimit-${limit}-reset`);
+    if (!exhausted(headers, limit.remaining)) continue;
+    const reset = header(headers, limit.reset);
     const at = reset === undefined ? undefined : parseRfc3339(reset);
     if (at !== undefined) consider(Math.max(0, Math.ceil(at - now)));
   }

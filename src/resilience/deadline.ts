@@ -1,3 +1,4 @@
+import { Cancel, type CancelSignal } from '../cancel.js';
 import { GatewayError } from '../errors.js';
 
 /**
@@ -6,14 +7,14 @@ import { GatewayError } from '../errors.js';
  */
 export class Deadline {
   readonly at: number;
-  private readonly ac = new AbortController();
+  private readonly ac = new Cancel();
   private readonly timer: NodeJS.Timeout;
   private readonly onClientAbort = (): void =>
     this.ac.abort(new GatewayError('connection', 'The client closed the request', { code: 'client_closed', retryable: false }));
 
   constructor(
     readonly totalMs: number,
-    private readonly client: AbortSignal,
+    private readonly client: CancelSignal,
   ) {
     this.at = Date.now() + totalMs;
     this.timer = setTimeout(() => this.ac.abort(this.expiredError()), totalMs);
@@ -21,7 +22,7 @@ export class Deadline {
     else client.addEventListener('abort', this.onClientAbort, { once: true });
   }
 
-  get signal(): AbortSignal {
+  get signal(): CancelSignal {
     return this.ac.signal;
   }
 
@@ -44,7 +45,7 @@ export class Deadline {
 }
 
 /** Waits `ms`, or rejects with the signal's reason as soon as it aborts. */
-export function sleep(ms: number, signal: AbortSignal): Promise<void> {
+export function sleep(ms: number, signal: CancelSignal): Promise<void> {
   if (signal.aborted) return Promise.reject(signal.reason);
   return new Promise((resolve, reject) => {
     const onAbort = (): void => {

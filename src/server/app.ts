@@ -1,7 +1,7 @@
 import { TRANSFORM_NAMES } from '../config/schema.js';
 import type { Config, Transform } from '../config/types.js';
 import { GatewayError, toGatewayError } from '../errors.js';
-import type { Logger } from '../observability/logger.js';
+import { type Logger, requestLineWriter } from '../observability/logger.js';
 import { Metrics } from '../observability/metrics.js';
 import { requestIdFrom } from '../observability/request-id.js';
 import { Pipeline, PipelineFailure, type AttemptRecord, type GatewayResult, type ResultMeta } from '../pipeline/index.js';
@@ -44,6 +44,7 @@ export function createApp({ config, transport, logger }: AppDeps): App {
   const metrics = new Metrics();
   const pipeline = new Pipeline(config, transport, routes, { logger, metrics });
   const modelNames = [...routes.keys()];
+  const writeLine = requestLineWriter(logger);
   let draining = false;
   let openStreams = 0;
 
@@ -188,7 +189,7 @@ export function createApp({ config, transport, logger }: AppDeps): App {
           fail(ex, ctx, error, extra);
         }
       } finally {
-        logRequest(logger, ex, ctx, performance.now() - started);
+        if (logger.isLevelEnabled('info')) logRequest(writeLine, ex, ctx, performance.now() - started);
       }
     },
   };
@@ -271,10 +272,9 @@ function allowFor(path: string, table: Record<string, Record<string, Handler>>):
   return Object.keys(table[path] ?? { GET: 0 }).join(', ');
 }
 
-function logRequest(logger: Logger, ex: Exchange, ctx: RequestContext, ms: number): void {
-  if (!logger.isLevelEnabled('info')) return;
+function logRequest(write: ReturnType<typeof requestLineWriter>, ex: Exchange, ctx: RequestContext, ms: number): void {
   const status = ex.signal.aborted && ctx.status === 200 ? 499 : ctx.status;
-  logger.info(
+  write(
     {
       requestId: ctx.requestId,
       method: ex.method,

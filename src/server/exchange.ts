@@ -1,3 +1,5 @@
+import type { CancelSignal } from '../cancel.js';
+
 /**
  * One HTTP request/response, independent of where it came from: node:http (the server) or a WHATWG
  * Request (the in-process `gateway.fetch`). The app only ever talks to this.
@@ -12,7 +14,7 @@ export interface Exchange {
   readonly declaredLength: number | undefined;
   readonly body: AsyncIterable<Uint8Array>;
   /** Aborted when the client goes away before the response is complete. */
-  readonly signal: AbortSignal;
+  readonly signal: CancelSignal;
   /** Sends status and headers. `closeConnection` asks the adapter not to keep the connection alive. */
   start(status: number, headers: Record<string, string>, closeConnection?: boolean): void;
   /** Returns false when the client is not keeping up; wait for `drained()` before writing more. */

@@ -1,3 +1,4 @@
+import { Cancel } from '../cancel.js';
 import type { App } from './app.js';
 import type { Exchange } from './exchange.js';
 
@@ -12,7 +13,7 @@ export function createFetch(app: App): (input: string | URL | Request, init?: Re
   return (input, init) => {
     const req = new Request(input, init);
     const url = new URL(req.url);
-    const ac = new AbortController();
+    const ac = new Cancel();
     const onAbort = (): void => ac.abort();
     if (req.signal.aborted) ac.abort();
     else req.signal.addEventListener('abort', onAbort, { once: true });

@@ -1,13 +1,15 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { Cancel } from '../cancel.js';
 import type { Exchange } from './exchange.js';
 
-/** node:http request/response → Exchange. */
-export function nodeExchange(req: IncomingMessage, res: ServerResponse): Exchange {
+/** node:http request/response → Exchange. `onClose` runs when the response is finished or the client is gone. */
+export function nodeExchange(req: IncomingMessage, res: ServerResponse, onClose?: () => void): Exchange {
   const url = req.url ?? '/';
   const q = url.indexOf('?');
-  const ac = new AbortController();
+  const ac = new Cancel();
   res.once('close', () => {
     if (!res.writableFinished) ac.abort();
+    onClose?.();
   });
   const length = req.headers['content-length'];
   const declared = length === undefined ? undefined : Number(length);

@@ -30,14 +30,14 @@ export async function startServer(config: Config, options: ServeOptions = {}): P
   const app = createApp({ config, transport, logger });
   let inflight = 0;
   let idle: (() => void) | undefined;
+  const onClose = (): void => {
+    inflight--;
+    if (inflight === 0) idle?.();
+  };
 
   const server: Server = createServer({ noDelay: true, keepAliveTimeout: 65_000 }, (req, res) => {
     inflight++;
-    res.once('close', () => {
-      inflight--;
-      if (inflight === 0) idle?.();
-    });
-    void app.handle(nodeExchange(req, res));
+    void app.handle(nodeExchange(req, res, onClose));
   });
   server.headersTimeout = 30_000;
   server.requestTimeout = 0; // streams may legitimately last minutes; the pipeline's deadline bounds them

@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { Agent, type Dispatcher, EnvHttpProxyAgent, ProxyAgent } from 'undici';
+import type { CancelSignal } from '../cancel.js';
 import type { ProviderConfig, Timeouts } from '../config/types.js';
 import { GatewayError } from '../errors.js';
 import type { Headers, UpstreamRequest } from './types.js';
@@ -13,7 +14,7 @@ export interface SendOptions {
   provider: ProviderConfig;
   timeouts: Pick<Timeouts, 'connect_ms' | 'first_byte_ms' | 'idle_ms'>;
   /** Aborted when the request's deadline passes or its client goes away; its reason is rethrown. */
-  signal: AbortSignal;
+  signal: CancelSignal;
   /** Names the upstream in error messages, e.g. `Upstream openai-east/gpt-4o`. */
   label: string;
 }
