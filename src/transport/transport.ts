@@ -1,11 +1,12 @@
-import { EventEmitter } from 'node:events';
 import { Agent, type Dispatcher, EnvHttpProxyAgent, ProxyAgent } from 'undici';
 import type { CancelSignal } from '../cancel.js';
 import type { ProviderConfig, Timeouts } from '../config/types.js';
 import { GatewayError } from '../errors.js';
-import type { Headers, UpstreamRequest } from './types.js';
+import type { UpstreamRequest } from './types.js';
 import { preciseConnector, type TlsOptions, tlsBuildOptions } from './connector.js';
-import { Watchdog } from './watchdog.js';
+import { UpstreamCall, type UpstreamResponse } from './upstream-call.js';
+
+export type { UpstreamResponse } from './upstream-call.js';
 
 /** The only upstream I/O of the gateway: pooled keep-alive connections, timeouts, egress proxies. */
 
@@ -17,17 +18,6 @@ export interface SendOptions {
   signal: CancelSignal;
   /** Names the upstream in error messages, e.g. `Upstream openai-east/gpt-4o`. */
   label: string;
-}
-
-export interface UpstreamResponse {
-  status: number;
-  headers: Headers;
-  /** The body, with the first-byte and idle timeouts enforced while it is read. */
-  body: AsyncIterable<Buffer>;
-  /** Reads the whole body as text (bounded). */
-  text(): Promise<string>;
-  /** Drops the response and frees its connection. Safe to call more than once. */
-  discard(): void;
 }
 
 export interface TransportOptions {
@@ -44,8 +34,6 @@ export interface EnvProxy {
   noProxy: string;
 }
 
-const MAX_BUFFERED_BODY = 64 * 1024 * 1024;
-
 export class Transport {
   private readonly dispatchers = new Map<string, Dispatcher>();
   private readonly envProxy: EnvProxy | undefined;
@@ -56,107 +44,30 @@ export class Transport {
     this.tls = options.tls ?? {};
   }
 
-  async send(opts: SendOptions): Promise<UpstreamResponse> {
+  send(opts: SendOptions): Promise<UpstreamResponse> {
     const { request, provider, timeouts, signal, label: what } = opts;
+    if (signal.aborted) return Promise.reject(abortReason(signal.reason));
     const url = splitUrl(request.url);
-    const ac = new Abort();
-    const onOuterAbort = (): void => ac.abort(signal.reason);
-    if (signal.aborted) throw abortReason(signal.reason);
-    signal.addEventListener('abort', onOuterAbort, { once: true });
-    const dog = new Watchdog(timeouts.first_byte_ms, timeouts.idle_ms, what, (err) => ac.abort(err));
-    let done = false;
-    const finish = (): void => {
-      if (done) return;
-      done = true;
-      dog.stop();
-      signal.removeEventListener('abort', onOuterAbort);
-    };
-    const failure = (err: unknown): GatewayError => {
-      finish();
-      return mapTransportError(err, dog.error ?? (ac.aborted ? ac.reason : undefined), what);
-    };
-
-    let res: Dispatcher.ResponseData;
-    try {
-      res = await this.dispatcherFor(provider, timeouts.connect_ms).request({
-        origin: url.origin,
-        path: url.path,
-        method: request.method,
-        headers: request.headers,
-        body: request.body,
-        signal: ac,
-        // Our watchdog owns these; undici's own stay as a generous backstop.
-        headersTimeout: timeouts.first_byte_ms + 5000,
-        bodyTimeout: Math.max(timeouts.first_byte_ms, timeouts.idle_ms) + 5000,
-      });
-    } catch (err) {
-      throw failure(err);
-    }
-
-    const raw = res.body;
-    async function* timedBody(): AsyncGenerator<Buffer> {
+    return new Promise<UpstreamResponse>((resolve, reject) => {
+      const call = new UpstreamCall(timeouts, what, signal, (err, reason) => mapTransportError(err, reason, what), { resolve, reject });
       try {
-        for await (const chunk of raw) {
-          dog.chunk();
-          yield chunk as Buffer;
-          dog.wait();
-        }
+        this.dispatcherFor(provider, timeouts.connect_ms).dispatch(
+          {
+            origin: url.origin,
+            path: url.path,
+            method: request.method,
+            headers: request.headers,
+            body: request.body,
+            // Our watchdog owns these; undici's own stay as a generous backstop.
+            headersTimeout: timeouts.first_byte_ms + 5000,
+            bodyTimeout: Math.max(timeouts.first_byte_ms, timeouts.idle_ms) + 5000,
+          },
+          call,
+        );
       } catch (err) {
-        throw failure(err);
-      } finally {
-        finish();
-        if (!raw.destroyed) raw.destroy();
+        call.onError(err as Error);
       }
-    }
-    let iterated: AsyncGenerator<Buffer> | undefined; // made only for streams: JSON answers are read by text()
-    return {
-      status: res.statusCode,
-      headers: res.headers as Headers,
-      get body() {
-        iterated ??= timedBody();
-        return iterated;
-      },
-      // Whole bodies (JSON answers, error bodies) are read with plain events: no async iterator per response.
-      text() {
-        return new Promise<string>((resolve, reject) => {
-          const parts: Buffer[] = [];
-          let size = 0;
-          const fail = (err: unknown): void => {
-            cleanup();
-            reject(failure(err));
-          };
-          const onData = (chunk: Buffer): void => {
-            dog.chunk();
-            dog.wait();
-            size += chunk.length;
-            if (size > MAX_BUFFERED_BODY) {
-              fail(new GatewayError('server', `${what} sent a response larger than ${MAX_BUFFERED_BODY} bytes`));
-              return;
-            }
-            parts.push(chunk);
-          };
-          const onEnd = (): void => {
-            cleanup();
-            finish();
-            resolve(parts.length === 1 ? (parts[0] as Buffer).toString('utf8') : Buffer.concat(parts, size).toString('utf8'));
-          };
-          const cleanup = (): void => {
-            raw.off('data', onData);
-            raw.off('end', onEnd);
-            // 'error' stays handled: an error emitted after we are done must not become an uncaught one.
-            if (!raw.destroyed && !raw.readableEnded) raw.destroy();
-          };
-          raw.on('data', onData);
-          raw.once('end', onEnd);
-          raw.on('error', fail);
-        });
-      },
-      discard() {
-        finish();
-        void iterated?.return(undefined);
-        if (!raw.destroyed) raw.destroy();
-      },
-    };
+    });
   }
 
   private dispatcherFor(provider: ProviderConfig, connectMs: number): Dispatcher {
@@ -192,23 +103,6 @@ export function proxyFromEnv(env: Record<string, string | undefined>): EnvProxy 
   const read = (name: string): string => env[name.toUpperCase()] || env[name] || '';
   const proxy = { httpProxy: read('http_proxy'), httpsProxy: read('https_proxy'), noProxy: read('no_proxy') };
   return proxy.httpProxy || proxy.httpsProxy ? proxy : undefined;
-}
-
-/**
- * The per-attempt abort handle undici is given. undici takes an EventEmitter as well as an AbortSignal, and an
- * emitter is several times cheaper to make than an AbortController (measured: AbortSignal creation and its
- * listeners were ~6 % of the gateway's CPU per request).
- */
-class Abort extends EventEmitter {
-  aborted = false;
-  reason: unknown = undefined;
-
-  abort(reason: unknown): void {
-    if (this.aborted) return;
-    this.aborted = true;
-    this.reason = reason;
-    this.emit('abort');
-  }
 }
 
 /** origin and path of an upstream URL; the few distinct URLs a gateway calls are parsed once. */
