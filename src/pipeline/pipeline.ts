@@ -214,10 +214,11 @@ export class Pipeline {
       model: route.model.name,
       requestId: req.requestId,
       open,
+      onEnd: release,
       ...(this.metrics ? { metrics: this.metrics } : {}),
       ...(this.logger ? { logger: this.logger } : {}),
     });
-    return { type: 'stream', meta: first.meta, events: withFinally(events, release), cancel };
+    return { type: 'stream', meta: first.meta, events, cancel };
   }
 
   private async runModel(

@@ -1,39 +1,40 @@
 import { createParser } from 'eventsource-parser';
-import type { ProviderAdapter, StreamDecoder, StreamEvent, StreamFrame } from '../providers/types.js';
+import type { ProviderAdapter, StreamDecoder, StreamEvent } from '../providers/types.js';
 
 /**
- * Upstream SSE bytes → frames. Parsing is incremental (each byte is scanned once), and multi-byte
- * characters split across network chunks are reassembled by the streaming TextDecoder.
+ * Upstream stream body → canonical events, framed the provider's way (SSE unless it says otherwise). SSE is
+ * parsed here, in the same generator as the decoding: one async hop per network chunk, not three per event.
  */
-export async function* sseFrames(body: AsyncIterable<Buffer>): AsyncGenerator<StreamFrame> {
-  const text = new TextDecoder('utf-8');
-  let pending: StreamFrame[] = [];
-  const parser = createParser({
-    onEvent(message) {
-      pending.push(message.event === undefined ? { data: message.data } : { event: message.event, data: message.data });
-    },
-  });
-  for await (const chunk of body) {
-    parser.feed(text.decode(chunk, { stream: true }));
-    if (pending.length > 0) {
-      const out = pending;
-      pending = [];
-      yield* out;
-    }
-  }
-  parser.feed(text.decode());
-  if (pending.length > 0) yield* pending;
-}
-
-/** Upstream stream body → canonical events, framed the provider's way (SSE unless it says otherwise). */
 export async function* decodeStream(
   body: AsyncIterable<Buffer>,
   adapter: Pick<ProviderAdapter, 'frames'>,
   decoder: StreamDecoder,
 ): AsyncGenerator<StreamEvent> {
-  for await (const frame of adapter.frames ? adapter.frames(body) : sseFrames(body)) {
-    const events = decoder.decode(frame);
-    if (events.length > 0) yield* events;
+  if (adapter.frames) {
+    for await (const frame of adapter.frames(body)) {
+      const events = decoder.decode(frame);
+      if (events.length > 0) yield* events;
+    }
+  } else {
+    const text = new TextDecoder('utf-8');
+    let pending: StreamEvent[] = [];
+    const parser = createParser({
+      onEvent(message) {
+        const events = decoder.decode(message.event === undefined ? { data: message.data } : { event: message.event, data: message.data });
+        if (events.length === 1) pending.push(events[0] as StreamEvent);
+        else if (events.length > 1) pending.push(...events);
+      },
+    });
+    for await (const chunk of body) {
+      parser.feed(text.decode(chunk, { stream: true }));
+      if (pending.length > 0) {
+        const out = pending;
+        pending = [];
+        for (const e of out) yield e;
+      }
+    }
+    parser.feed(text.decode());
+    if (pending.length > 0) for (const e of pending) yield e;
   }
   const last = decoder.end?.();
   if (last && last.length > 0) yield* last;

@@ -148,6 +148,8 @@ export interface ResumableOptions {
   open(body: Record<string, unknown>, failed: string): Promise<Segment>;
   metrics?: Metrics;
   logger?: Logger;
+  /** Runs once the stream ends, however it ends (done, error, or the consumer stopping early). */
+  onEnd?: () => void;
 }
 
 /** `survive` with the gateway's bookkeeping: resumes and usage into the result's meta, a metric and a log line each. */
@@ -171,6 +173,7 @@ export function resumable(
     },
     onUsage: (usage) => {
       if (usage) meta.usage = usage;
+      o.onEnd?.();
     },
   });
 }
