@@ -246,17 +246,19 @@ function textOf(parts: Buffer[], size: number): string {
 export function parseRawHeaders(raw: ReadonlyArray<Buffer | string | ReadonlyArray<Buffer | string>>): Headers {
   const out: Headers = Object.create(null) as Headers;
   for (let i = 0; i + 1 < raw.length; i += 2) {
-    const name = String(raw[i]).toLowerCase();
+    const name = latin1(raw[i] as Buffer | string).toLowerCase();
     const value = raw[i + 1] as Buffer | string | ReadonlyArray<Buffer | string>;
-    const values = Array.isArray(value) ? value.map((v) => latin1(v)) : [latin1(value as Buffer | string)];
-    for (const v of values) {
-      const had = out[name];
-      if (had === undefined) out[name] = v;
-      else if (Array.isArray(had)) had.push(v);
-      else out[name] = [had, v];
-    }
+    if (Array.isArray(value)) for (const v of value) add(out, name, latin1(v));
+    else add(out, name, latin1(value as Buffer | string));
   }
   return out;
+}
+
+function add(out: Headers, name: string, value: string): void {
+  const had = out[name];
+  if (had === undefined) out[name] = value;
+  else if (Array.isArray(had)) had.push(value);
+  else out[name] = [had, value];
 }
 
 function latin1(v: Buffer | string): string {
