@@ -218,6 +218,7 @@ export async function startMock(options: MockOptions = {}): Promise<MockServer> 
     if ('tooLarge' in raw) return answerPlain(413, errorBody(413, `The request body exceeds ${MAX_BODY_BYTES} bytes.`));
     const parsed = parseJson(raw.text);
     record.body = parsed.ok ? parsed.value : raw.text;
+    record.text = raw.text;
     if (!parsed.ok) {
       return answerPlain(400, route.errorBody(400, 'We could not parse the JSON body of your request.', 'invalid_json'));
     }

@@ -11,6 +11,8 @@ export interface MockRequestRecord {
   headers: Record<string, string | string[] | undefined>;
   /** Parsed JSON, or the raw string when it isn't JSON; null when there was no body. */
   body: unknown;
+  /** The body exactly as received (UTF-8); undefined when there was none. */
+  text?: string;
   stream: boolean;
   fault: Fault | null;
   /** What the mock did (or, for `hang`/`stall`, is doing); `pending` until the request body has arrived. */

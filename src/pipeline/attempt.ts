@@ -2,7 +2,8 @@ import type { CancelSignal } from '../cancel.js';
 import type { Timeouts } from '../config/types.js';
 import { GatewayError, toGatewayError } from '../errors.js';
 import { adapterFor } from '../providers/index.js';
-import type { Deployment, Headers, Operation, StreamEvent } from '../providers/types.js';
+import { withField } from '../providers/raw-json.js';
+import type { Deployment, Headers, Operation, RawBody, StreamEvent } from '../providers/types.js';
 import type { Transport, UpstreamResponse } from '../transport/index.js';
 import { carriesToken, decodeStream } from './sse.js';
 
@@ -13,6 +14,8 @@ export interface AttemptInput {
   body: Record<string, unknown>;
   timeouts: Timeouts;
   signal: CancelSignal;
+  /** The client's JSON text of `body`, when `body` is still the client's own object. */
+  raw?: RawBody;
 }
 
 export interface AttemptRecord {
@@ -41,7 +44,7 @@ export interface CommittedStream {
 
 async function send(input: AttemptInput, d: Deployment, record: AttemptRecord, body = input.body) {
   const adapter = adapterFor(d.provider.type);
-  const request = adapter.buildRequest(input.op, body, d);
+  const request = adapter.buildRequest(input.op, body, d, input.raw?.of === body ? input.raw.text : undefined);
   const res = await input.transport.send({
     request,
     provider: d.provider,
@@ -71,7 +74,7 @@ export async function attemptJson(input: AttemptInput, d: Deployment, record: At
 /** Resolves once the upstream's first token has arrived (commit on first token); fails before that otherwise. */
 export async function attemptStream(input: AttemptInput, d: Deployment, record: AttemptRecord): Promise<CommittedStream> {
   const body = input.op === 'chat' ? withUsage(input.body) : input.body;
-  const { adapter, res } = await send(input, d, record, body);
+  const { adapter, res } = await send(body === input.body ? input : { ...input, raw: usageRaw(input, body) }, d, record, body);
   const rest = decodeStream(res.body, adapter, adapter.createStreamDecoder(d, body));
   const head: StreamEvent[] = [];
   try {
@@ -172,6 +175,13 @@ function withUsage(body: Record<string, unknown>): Record<string, unknown> {
   const options = body.stream_options as Record<string, unknown> | undefined;
   if (options?.include_usage === true) return body;
   return { ...body, stream_options: { ...options, include_usage: true } };
+}
+
+/** The client's text with `stream_options` added as `withUsage` added it, when it had none (no duplicate key). */
+function usageRaw(input: AttemptInput, body: Record<string, unknown>): RawBody | undefined {
+  if (input.raw?.of !== input.body || 'stream_options' in input.body) return undefined;
+  const text = withField(input.raw.text, 'stream_options', '{"include_usage":true}');
+  return text === undefined ? undefined : { of: body, text };
 }
 
 function firstHeader(headers: Headers, name: string): string | undefined {

@@ -11,7 +11,7 @@ import type { Logger } from '../observability/logger.js';
 import type { Transport } from '../transport/index.js';
 import { encodingFor, PromptEstimate, preloadEncoding } from '../context/index.js';
 import type { Metrics } from '../observability/metrics.js';
-import type { Deployment } from '../providers/types.js';
+import type { Deployment, RawBody } from '../providers/types.js';
 import { type AttemptInput, type AttemptRecord, attemptJson, relay } from './attempt.js';
 import { chooseTarget, type Choice, supports } from './choose.js';
 import { Deployments } from './deployments.js';
@@ -41,6 +41,8 @@ export interface GatewayRequest {
   transforms?: readonly Transform[];
   /** Size of the client's body in bytes: lets the context check skip counting a prompt that surely fits. */
   bodyBytes?: number;
+  /** The client's JSON text of `body`: sent with few edits instead of re-serialising `body`, while unchanged. */
+  raw?: RawBody;
 }
 
 export interface ResultMeta {
@@ -304,6 +306,7 @@ export class Pipeline {
       const record: AttemptRecord = { deployment: d.id, ms: 0, ...(waitedMs > 0 ? { waitedMs: Math.round(waitedMs) } : {}) };
       attempts.push(record);
       const input: AttemptInput = { transport: this.transport, op: req.op, body: req.body, timeouts, signal: deadline.signal };
+      if (req.raw?.of === req.body) input.raw = req.raw;
       if (scope.allow) record.resume = true;
       const t0 = performance.now();
       try {

@@ -1,5 +1,6 @@
 import { GatewayError, type ErrorKind } from '../errors.js';
 import { clientStatus, malformed, parseUpstreamJson } from './common.js';
+import { withModel } from './raw-json.js';
 import { header, retryHintMs, shouldRetryHeader } from './retry-hints.js';
 import type {
   Deployment,
@@ -36,16 +37,27 @@ export function buildOpenAIRequest(
   body: Record<string, unknown>,
   d: Deployment,
   wire: OpenAIWire = OPENAI_WIRE,
+  raw?: string,
 ): UpstreamRequest {
-  // Spread keeps every field the client sent (tools, response_format, seed, …) untouched.
-  const out: Record<string, unknown> = { ...body, model: d.model };
-  for (const field of wire.omit ?? []) delete out[field];
   return {
     url: wire.url(op, d),
     method: 'POST',
     headers: { 'content-type': 'application/json', ...d.provider.headers, ...wire.auth(d) },
-    body: JSON.stringify(out),
+    body: passThrough(body, d, wire, raw) ?? serialise(body, d, wire),
   };
+}
+
+/** The client's own text with only the model name swapped; undefined when that would not be exact. */
+function passThrough(body: Record<string, unknown>, d: Deployment, wire: OpenAIWire, raw: string | undefined): string | undefined {
+  if (raw === undefined || wire.omit?.some((field) => field in body)) return undefined;
+  return withModel(raw, d.model);
+}
+
+function serialise(body: Record<string, unknown>, d: Deployment, wire: OpenAIWire): string {
+  // Spread keeps every field the client sent (tools, response_format, seed, …) untouched.
+  const out: Record<string, unknown> = { ...body, model: d.model };
+  for (const field of wire.omit ?? []) delete out[field];
+  return JSON.stringify(out);
 }
 
 const RESPONSE_FIELD: Record<Operation, string> = { chat: 'choices', embeddings: 'data', responses: 'output' };
@@ -197,7 +209,7 @@ function safeParse(text: string): { response?: { error?: unknown } } | undefined
 /** An adapter for any host that speaks OpenAI's wire format, given where it lives and how it authenticates. */
 export function openAICompatible(wire: OpenAIWire = OPENAI_WIRE): ProviderAdapter {
   return {
-    buildRequest: (op, body, d) => buildOpenAIRequest(op, body, d, wire),
+    buildRequest: (op, body, d, raw) => buildOpenAIRequest(op, body, d, wire, raw),
     parseResponse: parseOpenAIResponse,
     classifyError: classifyOpenAIError,
     createStreamDecoder: (d) => new OpenAIStreamDecoder(d),

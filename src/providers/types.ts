@@ -50,7 +50,8 @@ export interface ProviderAdapter {
   frames?(body: AsyncIterable<Buffer>): AsyncIterable<StreamFrame>;
   /** Operations this provider cannot serve; the pipeline answers them with a clear 400 instead of calling. */
   unsupported?: readonly Operation[];
-  buildRequest(op: Operation, body: Record<string, unknown>, deployment: Deployment): UpstreamRequest;
+  /** `raw`: the client's JSON text of exactly `body`, for adapters that can send it with few edits. */
+  buildRequest(op: Operation, body: Record<string, unknown>, deployment: Deployment, raw?: string): UpstreamRequest;
   /**
    * Validates an upstream success body and returns it in canonical (OpenAI) JSON text. `request` is the
    * canonical request, for answers shaped by it (embeddings as base64 when `encoding_format` asks).
@@ -59,4 +60,10 @@ export interface ProviderAdapter {
   classifyError(status: number, headers: Headers, bodyText: string, deployment: Deployment): GatewayError;
   /** `request` is the canonical request, for choices that depend on it (e.g. usage only when include_usage). */
   createStreamDecoder(deployment: Deployment, request?: Record<string, unknown>): StreamDecoder;
+}
+
+/** The client's JSON text of one body object, valid only for that object (an edited body is a new object). */
+export interface RawBody {
+  of: Record<string, unknown>;
+  text: string;
 }

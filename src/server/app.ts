@@ -5,6 +5,7 @@ import { type Logger, requestLineWriter } from '../observability/logger.js';
 import { Metrics } from '../observability/metrics.js';
 import { requestIdFrom } from '../observability/request-id.js';
 import { Pipeline, PipelineFailure, type AttemptRecord, type GatewayResult, type ResultMeta } from '../pipeline/index.js';
+import type { RawBody } from '../providers/types.js';
 import { buildRoutes, type Route } from '../routing/routes.js';
 import type { Transport } from '../transport/index.js';
 import { anthropicMessages } from './anthropic-dialect.js';
@@ -75,7 +76,9 @@ export function createApp({ config, transport, logger }: AppDeps): App {
   const runModel = async (ex: Exchange, ctx: RequestContext, dialect: IngressDialect): Promise<void> => {
     ctx.dialect = dialect;
     const raw = await readBody(ex, config.server.max_body_bytes); // decompressed: raw.length is the request's size
-    const { model, stream, canonical } = dialect.parse(parseJsonObject(raw));
+    const text = raw.toString('utf8');
+    const parsed = parseJsonObject(text);
+    const { model, stream, canonical } = dialect.parse(parsed);
     ctx.model = model;
     const route = lookupRoute(model);
     checkModelLimit(model, route.model.max_request_bytes, raw.length);
@@ -88,7 +91,9 @@ export function createApp({ config, transport, logger }: AppDeps): App {
     }
     if (stream) openStreams++;
     try {
-      await runPipeline(ex, ctx, dialect, route, stream, canonical, heartbeat_ms, raw.length);
+      // The client's own text goes with the body when the dialect kept its object as the canonical request.
+      const rawBody = canonical === parsed ? { of: canonical, text } : undefined;
+      await runPipeline(ex, ctx, dialect, route, stream, canonical, heartbeat_ms, raw.length, rawBody);
     } finally {
       if (stream) openStreams--;
     }
@@ -103,6 +108,7 @@ export function createApp({ config, transport, logger }: AppDeps): App {
     canonical: Record<string, unknown>,
     heartbeatMs: number,
     bodyBytes: number,
+    rawBody: RawBody | undefined,
   ): Promise<void> => {
     let result: GatewayResult;
     try {
@@ -114,6 +120,7 @@ export function createApp({ config, transport, logger }: AppDeps): App {
         requestId: ctx.requestId,
         signal: ex.signal,
         bodyBytes,
+        ...(rawBody ? { raw: rawBody } : {}),
         ...requestControls(ex.headers),
       });
     } catch (err) {

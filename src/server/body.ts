@@ -221,13 +221,13 @@ export function checkModelLimit(model: string, limit: number | undefined, size: 
 }
 
 /** Parses a JSON object body; anything else is a 400 that says what was wrong. */
-export function parseJsonObject(raw: Buffer): Record<string, unknown> {
+export function parseJsonObject(raw: Buffer | string): Record<string, unknown> {
   if (raw.length === 0) {
     throw new GatewayError('bad_request', 'Request body is empty; expected a JSON object', { code: 'invalid_json' });
   }
   let value: unknown;
   try {
-    value = JSON.parse(raw.toString('utf8'));
+    value = JSON.parse(typeof raw === 'string' ? raw : raw.toString('utf8'));
   } catch (err) {
     const detail = err instanceof SyntaxError ? `: ${err.message}` : '';
     throw new GatewayError('bad_request', `Request body is not valid JSON${detail}`, { code: 'invalid_json' });
