@@ -19,13 +19,14 @@ export async function relayStream(
 ): Promise<GatewayError | undefined> {
   let lastWrite = performance.now();
   let draining = false;
-  const write = async (text: string): Promise<void> => {
+  /** Writes; returns a promise only when the client is behind (no promise per chunk otherwise). */
+  const write = (text: string): Promise<void> | undefined => {
     lastWrite = performance.now();
-    if (!ex.write(text)) {
-      draining = true;
-      await ex.drained();
+    if (ex.write(text)) return undefined;
+    draining = true;
+    return ex.drained().then(() => {
       draining = false;
-    }
+    });
   };
   // One timer per stream, not per chunk: it only writes when the stream has been silent long enough.
   const timer = setInterval(() => {
@@ -39,9 +40,11 @@ export async function relayStream(
       if (ex.signal.aborted) break;
       if (e.type === 'chunk') {
         const text = writer.chunk(e);
-        if (text !== '') await write(text);
+        const behind = text === '' ? undefined : write(text);
+        if (behind) await behind;
       } else if (e.type === 'comment') {
-        await write(`: ${e.text.replace(/[\r\n]+/g, ' ')}\n\n`);
+        const behind = write(`: ${e.text.replace(/[\r\n]+/g, ' ')}\n\n`);
+        if (behind) await behind;
       } else if (e.type === 'done') {
         ex.end(writer.done());
         return undefined;
