@@ -65,7 +65,19 @@ export async function readBody(ex: Exchange, limit: number): Promise<Buffer> {
   if (ex.declaredLength !== undefined && ex.declaredLength > limit) throw tooLarge(limit);
   const codings = contentCodings(ex.headers['content-encoding']);
   if (codings.length > 0) return readDecoded(ex, codings, limit);
-  if (isReadable(ex.body)) return readStream(ex.body, limit);
+  if (isReadable(ex.body)) {
+    // The request handler runs while node's parser is still inside the packet that carried the headers; one
+    // microtask later it has buffered the rest of that packet, which holds a small body whole. Taking it from
+    // the buffer then saves the event-loop ticks of a 'data' + 'end' read (~100 µs of the first token at c=1).
+    await null;
+    const declared = ex.declaredLength;
+    if (declared !== undefined && ((ex.body as { readableLength?: number }).readableLength ?? 0) >= declared) {
+      const whole = readBuffered(ex.body, limit);
+      if (whole && whole.length === declared) return whole;
+      if (whole) return readRest(ex.body, whole, limit);
+    }
+    return readStream(ex.body, limit);
+  }
   const parts: Uint8Array[] = [];
   let size = 0;
   for await (const chunk of ex.body) {
@@ -78,6 +90,25 @@ export async function readBody(ex: Exchange, limit: number): Promise<Buffer> {
 
 function isReadable(body: AsyncIterable<Uint8Array>): body is AsyncIterable<Uint8Array> & NodeJS.ReadableStream {
   return typeof (body as Partial<NodeJS.ReadableStream>).on === 'function';
+}
+
+/** What a complete request has buffered, read synchronously; undefined when it is not all there. */
+function readBuffered(body: NodeJS.ReadableStream, limit: number): Buffer | undefined {
+  const parts: Buffer[] = [];
+  let size = 0;
+  for (let chunk = body.read() as Buffer | null; chunk !== null; chunk = body.read() as Buffer | null) {
+    size += chunk.length;
+    if (size > limit) throw tooLarge(limit);
+    parts.push(chunk);
+  }
+  if (parts.length === 0) return undefined;
+  return parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts, size);
+}
+
+/** `head` was taken from the buffer but is not the whole body (not expected: the parser enforces the length). */
+async function readRest(body: NodeJS.ReadableStream, head: Buffer, limit: number): Promise<Buffer> {
+  const rest = await readStream(body, limit - head.length);
+  return Buffer.concat([head, rest]);
 }
 
 /** A node:http request body with plain events: the hot path, without an async iterator per request. */
