@@ -206,12 +206,18 @@ export class UpstreamCall implements Dispatcher.DispatchHandler, UpstreamRespons
     this.discarded = true;
     this.queue = [];
     this.queued = 0;
-    if (!this.finished) {
-      this.abort(new GatewayError('connection', `${this.what}: response discarded`, { code: 'aborted', retryable: false }));
-      this.finish();
-    }
-    const waiter = this.waiter;
+    const { waiter, whole } = this;
     this.waiter = undefined;
+    this.whole = undefined;
+    if (!this.finished) {
+      // Finished first, so the error undici reports for this abort is not taken for the response's own.
+      const reason = new GatewayError('connection', `${this.what}: response discarded`, { code: 'aborted', retryable: false });
+      this.finish();
+      this.aborted = true;
+      this.reason = reason;
+      this.abortUpstream?.(reason); // not connected yet: onConnect aborts it
+      whole?.reject(reason);
+    }
     waiter?.resolve(DONE);
   }
 
