@@ -10,7 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { request } from 'undici';
-import { cannon, holdStreams, MODEL, serialLatency, streamLatency, summarizeStreams, throughput } from './lib/load.mjs';
+import { cannon, holdStreams, MODEL, serialFirstToken, serialLatency, streamLatency, summarizeStreams, throughput } from './lib/load.mjs';
 import { CLK_TCK, killAll, openFilesLimit, rssBytes, startChild, stopChild } from './lib/procs.mjs';
 import { machine, percentile, renderTable, row, rowsAsJson } from './lib/stats.mjs';
 
@@ -31,6 +31,8 @@ const { values: flags } = parseArgs({
 const quick = flags.quick;
 const WORDS = 64;
 /** 64 deltas of exactly 16 bytes: 15 characters and a space. */
+/** Deltas per stream in the one-at-a-time phase: enough for a first token, short enough for many samples. */
+const SOLO_TOKENS = 4;
 const REPLY = Array.from({ length: WORDS }, (_, i) => `token-${String(i).padStart(2, '0')}-bench `).join('');
 const settings = {
   connections: 32,
@@ -40,6 +42,7 @@ const settings = {
   streamGapMs: quick ? 2 : 20,
   streamConcurrency: quick ? 4 : 32,
   streamSeconds: quick ? 0.1 : 12,
+  soloSeconds: quick ? 0.1 : 9,
   streamRounds: quick ? 1 : 3,
   holdGapMs: quick ? 200 : 2000,
   holdCounts: (flags.streams ?? (quick ? '20' : '1000,5000')).split(',').map(Number),
@@ -180,6 +183,11 @@ async function main() {
     }
     for (const t of targets) raw.streams[t.name] = summarizeStreams(streamRuns[t.name]);
 
+    log(`streams: one at a time, ${SOLO_TOKENS} deltas each, ${settings.soloSeconds} s, targets interleaved`);
+    const solo = await serialFirstToken(targets, { seconds: settings.soloSeconds, maxTokens: SOLO_TOKENS });
+    raw.solo = { failures: solo.failures };
+    for (const t of targets) raw.solo[t.name] = { streams: solo.samples[t.name].length, ttftP50Ms: percentile(solo.samples[t.name], 50) };
+
     await setMockPlan(mock, { default: { chunk_gap_ms: settings.holdGapMs } });
     for (const t of targets.slice(1)) {
       for (const count of settings.holdCounts) {
@@ -232,6 +240,7 @@ function report(raw) {
     row('added latency p99, c=1', 'us', added((n) => raw.serial[n].p99Us), '≤ 1,000 µs', (v) => v.lifeline <= 1000, true),
     row('added time to first token p50', 'us', added((n) => raw.streams[n].ttftP50Ms * 1000), '≤ 1,000 µs', (v) => v.lifeline <= 1000, true),
     row('added time to first token p99', 'us', added((n) => raw.streams[n].ttftP99Ms * 1000), '', undefined, true),
+    row('added time to first token p50, 1 stream', 'us', added((n) => raw.solo[n].ttftP50Ms * 1000), '', undefined, true),
     row(`inter-chunk gap p99 (sent every ${settings.streamGapMs} ms)`, 'ms', by((n) => raw.streams[n].gapP99Ms)),
     row('RSS idle (after warm-up)', 'mb', { direct: null, ...raw.rssIdle }),
     ...holdRows,
@@ -247,6 +256,7 @@ function report(raw) {
   for (const [name, t] of Object.entries(raw.throughput)) if (t.failures > 0) warnings.push(`${name}: ${t.failures} failed requests under load`);
   for (const [name, s] of Object.entries(raw.streams)) if (s.failures > 0) warnings.push(`${name}: ${s.failures} of ${s.streams} streams incomplete`);
   if (raw.serial.failures > 0) warnings.push(`${raw.serial.failures} failed requests at c=1`);
+  if (raw.solo.failures > 0) warnings.push(`${raw.solo.failures} failed streams one at a time`);
   for (const [name, list] of Object.entries(raw.hold)) {
     for (const h of list) if (h.failed > 0 || h.inFlight < h.count) warnings.push(`${name}: ${h.inFlight} of ${h.count} streams in flight while sampling (${h.failed} failed)`);
   }

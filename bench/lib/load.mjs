@@ -9,8 +9,13 @@ import { percentile } from './stats.mjs';
 
 export const MODEL = 'mock-model';
 const JSON_HEADERS = { 'content-type': 'application/json', authorization: 'Bearer bench' };
-export const chatBody = (stream) =>
-  JSON.stringify({ model: MODEL, messages: [{ role: 'user', content: 'Say something.' }], ...(stream ? { stream: true } : {}) });
+export const chatBody = (stream, maxTokens) =>
+  JSON.stringify({
+    model: MODEL,
+    messages: [{ role: 'user', content: 'Say something.' }],
+    ...(stream ? { stream: true } : {}),
+    ...(maxTokens ? { max_tokens: maxTokens } : {}),
+  });
 
 /** Chat requests (not streamed) from `connections` keep-alive connections for `seconds`; autocannon's result. */
 export function cannon(url, { connections, seconds }) {
@@ -75,7 +80,7 @@ export async function serialLatency(targets, { seconds, round = 50 }) {
  * Reads one SSE chat stream like an SDK would. Resolves with the time to the first content token, the gaps
  * between content tokens (ms) and how many tokens came; never rejects.
  */
-export async function readStream(dispatcher, signal) {
+export async function readStream(dispatcher, signal, maxTokens) {
   const t0 = performance.now();
   const times = [];
   try {
@@ -83,7 +88,7 @@ export async function readStream(dispatcher, signal) {
       path: '/v1/chat/completions',
       method: 'POST',
       headers: JSON_HEADERS,
-      body: chatBody(true),
+      body: chatBody(true, maxTokens),
       signal,
     });
     if (res.statusCode !== 200) {
@@ -115,6 +120,29 @@ export async function readStream(dispatcher, signal) {
   } catch (err) {
     return { ok: false, error: err?.code ?? err?.message ?? String(err), tokens: times.length };
   }
+}
+
+/**
+ * One short stream at a time per target (`maxTokens` deltas: the mock cuts its reply there), targets interleaved
+ * stream by stream: time to first token without other streams' chunks competing for the CPU. ms samples per target.
+ */
+export async function serialFirstToken(targets, { seconds, maxTokens }) {
+  const clients = targets.map((t) => new Client(t.url, { pipelining: 1, keepAliveTimeout: 30_000 }));
+  const samples = targets.map(() => []);
+  let failures = 0;
+  const deadline = performance.now() + seconds * 1000;
+  try {
+    do {
+      for (let t = 0; t < targets.length; t++) {
+        const r = await readStream(clients[t], undefined, maxTokens);
+        if (r.ok && r.tokens === maxTokens && r.ttftMs !== null) samples[t].push(r.ttftMs);
+        else failures++;
+      }
+    } while (performance.now() < deadline);
+  } finally {
+    await Promise.all(clients.map((c) => c.close()));
+  }
+  return { samples: Object.fromEntries(targets.map((t, i) => [t.name, samples[i]])), failures };
 }
 
 /**
