@@ -1,45 +1,12 @@
-// Resilience behaviours end to end: the official OpenAI SDK → lifeline serve → one or more mocks, over real sockets.
-// The chaos suite (test/chaos.test.ts) covers behaviour at volume and timing; this file pins the individual
-// decisions: which deployment or fallback answers, what the client sees, and what each upstream received.
-import type OpenAI from 'openai';
-import { APIError } from 'openai';
+// Resilience end to end, inside one model: the official OpenAI SDK → lifeline serve → one or more mocks, over real
+// sockets. Retries of a deployment (backoff and retry-after hints, as logged), failover to the next deployment,
+// keys taken out of rotation, rate-limit headers steering traffic, deadlines, and the answers when everything is
+// down. The chaos suite (test/chaos.test.ts) covers behaviour at volume and timing; fallbacks to other models are
+// in resilience-fallbacks.e2e.test.ts.
 import type { AttemptRecord } from '../src/pipeline/index.js';
 import { describe, expect, it } from 'vitest';
 import type { FaultPlan } from '../src/mock/index.js';
-import { startWorld, type World } from './chaos/harness.js';
-import { collectText } from './helpers.js';
-
-const messages = [{ role: 'user' as const, content: 'Say something resilient' }];
-/** Quick retries, so a test that retries still runs in tens of milliseconds. */
-const FAST_RETRY = { base_delay_ms: 20, max_delay_ms: 100 };
-
-/** Runs `test` in a fresh world and always closes it: breakers and disabled keys never leak between tests. */
-async function withWorld(
-  plans: Record<string, FaultPlan>,
-  config: { models: Record<string, unknown>; [key: string]: unknown },
-  test: (world: World) => Promise<void>,
-): Promise<void> {
-  // Each mock answers a text naming itself, so a reassembled answer shows who answered.
-  const world = await startWorld(plans, { retry: FAST_RETRY, ...config }, { reply: (name) => `This answer comes from the ${name} mock.` });
-  try {
-    await test(world);
-  } finally {
-    await world.close();
-  }
-}
-
-const single = (provider: string, model: string, extra: Record<string, unknown> = {}) => ({ targets: [{ provider, model }], ...extra });
-
-/** The SDK's error for a call that must fail (fails the test if it succeeds). */
-async function apiError(call: Promise<unknown>): Promise<APIError> {
-  const result = await call.then(
-    (value) => ({ ok: true as const, value }),
-    (error: unknown) => ({ ok: false as const, error }),
-  );
-  if (result.ok) throw new Error(`expected the request to fail, it answered ${JSON.stringify(result.value).slice(0, 200)}`);
-  expect(result.error).toBeInstanceOf(APIError);
-  return result.error as APIError;
-}
+import { apiError, chat, FAST_RETRY, messages, single, withWorld } from './resilience-helpers.js';
 
 async function timed<T>(fn: () => Promise<T>): Promise<{ value: T; ms: number }> {
   const t0 = performance.now();
@@ -61,110 +28,7 @@ async function requestLine(lines: string[], requestId: string): Promise<{ status
   throw new Error(`no request log line for ${requestId}`);
 }
 
-const chat = (client: OpenAI, model: string, headers: Record<string, string> = {}) =>
-  client.chat.completions.create({ model, messages }, { headers }).withResponse();
-
 // ---------------------------------------------------------------------------------------------------------
-
-describe('fallback chains', () => {
-  const dead = { east: { default: { status: 500 } }, west: {} };
-  const chain = {
-    models: {
-      main: single('east', 'mock-main', { fallbacks: ['backup'], retry: { max_attempts: 2 } }),
-      backup: single('west', 'mock-backup'),
-    },
-  };
-
-  it('a fallback answers when the primary keeps failing, and the headers say so', async () => {
-    await withWorld(dead, chain, async ({ client, mocks }) => {
-      const { data, response } = await chat(client, 'main');
-      expect(data.choices[0]?.message.content).toBe(mocks.west!.answerFor({ model: 'mock-backup', messages }));
-      expect(response.headers.get('x-lifeline-fallback')).toBe('backup');
-      expect(response.headers.get('x-lifeline-deployment')).toBe('west/mock-backup');
-      // The primary's retry.max_attempts (2), then the fallback's one.
-      expect(response.headers.get('x-lifeline-attempts')).toBe('3');
-      expect(mocks.east!.stats().requests).toBe(2);
-      expect(mocks.west!.stats().requests).toBe(1);
-      expect((mocks.west!.stats().records[0]!.body as { model: string }).model).toBe('mock-backup');
-    });
-  });
-
-  it('x-lifeline-fallbacks: off returns the primary\'s error and never touches the fallback', async () => {
-    await withWorld(dead, chain, async ({ client, mocks }) => {
-      const err = await apiError(chat(client, 'main', { 'x-lifeline-fallbacks': 'off' }));
-      // The upstream's own 5xx is passed through (providers/openai.ts: only auth, not_found, timeout are remapped).
-      expect(err.status).toBe(502);
-      expect(err.message).toContain('Upstream east/mock-main answered 500');
-      expect(err.headers?.get('x-lifeline-deployment')).toBe('east/mock-main');
-      expect(err.headers?.get('x-lifeline-attempts')).toBe('2');
-      expect(err.headers?.get('x-lifeline-fallback')).toBeNull();
-      expect(mocks.east!.stats().requests).toBe(2);
-      expect(mocks.west!.stats().requests).toBe(0);
-    });
-  });
-
-  it('a 400 from the upstream is neither retried nor failed over: it goes back to the client', async () => {
-    await withWorld({ east: { default: { status: 400 } }, west: {} }, { ...chain, retry: { ...FAST_RETRY, max_attempts: 3 } }, async ({ client, mocks }) => {
-      const err = await apiError(chat(client, 'main'));
-      expect(err.status).toBe(400);
-      expect(err.headers?.get('x-lifeline-attempts')).toBe('1');
-      expect(mocks.east!.stats().requests).toBe(1);
-      expect(mocks.west!.stats().requests).toBe(0);
-    });
-  });
-
-  const special = {
-    primary: {},
-    generic: {},
-    big: {},
-    safe: {},
-  };
-  const specialConfig = {
-    models: {
-      main: single('primary', 'mock-main', {
-        fallbacks: ['generic-model'],
-        context_window_fallbacks: ['big-model'],
-        content_policy_fallbacks: ['safe-model'],
-      }),
-      // Only general fallbacks: a prompt that does not fit must not go to them.
-      plain: single('primary', 'mock-plain', { fallbacks: ['generic-model'] }),
-      'generic-model': single('generic', 'mock-generic'),
-      'big-model': single('big', 'mock-big'),
-      'safe-model': single('safe', 'mock-safe'),
-    },
-  };
-
-  for (const [label, code, answerer, model] of [
-    ['context_length_exceeded goes to context_window_fallbacks', 'context_length_exceeded', 'big', 'big-model'],
-    ['content_filter goes to content_policy_fallbacks', 'content_filter', 'safe', 'safe-model'],
-  ] as const) {
-    it(`a 400 ${label}, not to fallbacks`, async () => {
-      const plans = { ...special, primary: { script: [{ status: 400, error_code: code }] } };
-      await withWorld(plans, specialConfig, async ({ client, mocks }) => {
-        const { data, response } = await chat(client, 'main');
-        expect(data.choices[0]?.message.content).toBe(mocks[answerer]!.answerFor({ model: `mock-${answerer}`, messages }));
-        expect(response.headers.get('x-lifeline-fallback')).toBe(model);
-        expect(response.headers.get('x-lifeline-deployment')).toBe(`${answerer}/mock-${answerer}`);
-        expect(response.headers.get('x-lifeline-attempts')).toBe('2');
-        expect(mocks.primary!.stats().requests).toBe(1); // not retried
-        expect(mocks[answerer]!.stats().requests).toBe(1);
-        for (const other of ['generic', 'big', 'safe'].filter((n) => n !== answerer)) {
-          expect(mocks[other]!.stats().requests, other).toBe(0);
-        }
-      });
-    });
-  }
-
-  it('a context_length error on a model without context_window_fallbacks goes back to the client as 400', async () => {
-    const plans = { ...special, primary: { script: [{ status: 400, error_code: 'context_length_exceeded' }] } };
-    await withWorld(plans, specialConfig, async ({ client, mocks }) => {
-      const err = await apiError(chat(client, 'plain'));
-      expect(err.status).toBe(400);
-      expect(err.code).toBe('context_length_exceeded');
-      expect(mocks.generic!.stats().requests).toBe(0);
-    });
-  });
-});
 
 describe('retries and failover inside one model', () => {
   it('retries the same deployment after a 5xx, and logs every attempt', async () => {
@@ -300,34 +164,6 @@ describe('retries and failover inside one model', () => {
       expect(mocks.a!.stats().requests).toBe(2);
     });
   });
-});
-
-describe('streaming', () => {
-  for (const [label, fault] of [
-    ['503', { status: 503 }],
-    ['connection reset', { reset: true }],
-  ] as const) {
-    it(`fails over before the first token (${label}): the client sees only the fallback's stream`, async () => {
-      const config = {
-        models: {
-          main: single('primary', 'mock-main', { fallbacks: ['backup'] }),
-          backup: single('fallback', 'mock-backup'),
-        },
-      };
-      await withWorld({ primary: { default: fault }, fallback: {} }, config, async ({ client, mocks }) => {
-        const { data, response } = await client.chat.completions.create({ model: 'main', messages, stream: true }).withResponse();
-        expect(response.status).toBe(200);
-        expect(response.headers.get('x-lifeline-fallback')).toBe('backup');
-        expect(response.headers.get('x-lifeline-deployment')).toBe('fallback/mock-backup');
-        const { text, finish } = await collectText(data);
-        expect(text).toBe(mocks.fallback!.answerFor({ model: 'mock-backup', messages }));
-        expect(text).toContain('fallback mock');
-        expect(finish).toBe('stop');
-        expect(mocks.primary!.stats().requests).toBeGreaterThanOrEqual(1);
-        expect(mocks.fallback!.stats().requests).toBe(1);
-      });
-    });
-  }
 });
 
 describe('deadlines', () => {
