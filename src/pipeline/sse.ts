@@ -20,9 +20,7 @@ export async function* decodeStream(
     let pending: StreamEvent[] = [];
     const parser = createParser({
       onEvent(message) {
-        const events = decoder.decode(message.event === undefined ? { data: message.data } : { event: message.event, data: message.data });
-        if (events.length === 1) pending.push(events[0] as StreamEvent);
-        else if (events.length > 1) pending.push(...events);
+        pending.push(...decoder.decode(message.event === undefined ? { data: message.data } : { event: message.event, data: message.data }));
       },
     });
     for await (const chunk of body) {
