@@ -4,6 +4,7 @@
 import { APIConnectionError, APIConnectionTimeoutError, APIError, BadRequestError, RateLimitError } from 'openai';
 import { describe, expect, it } from 'vitest';
 import { type FaultPlan, FaultSchedule, startMock } from '../src/mock/index.js';
+import { StreamClock } from '../src/mock/respond.js';
 import { CHAT, client, dataOf, errorOf, post, withMock } from './mock-helpers.js';
 
 describe('mock: faults', () => {
@@ -184,5 +185,20 @@ describe('mock: faults', () => {
     // The schedule alone is pure and gives the same answer without sockets.
     const schedule = new FaultSchedule(plan, 42);
     expect(a.map(() => schedule.next()?.status ?? 200)).toEqual(a);
+  });
+});
+
+describe('mock: stream clock', () => {
+  it("keeps each stream's gaps on its own clock: a late turn is caught up, a stream far behind starts afresh", () => {
+    let t = 1000;
+    const clock = new StreamClock(20, () => t);
+    t = 1001; // the first event took 1 ms to write
+    expect(clock.next()).toBe(19);
+    t = 1026; // the timer fired 6 ms late (a busy turn): the next event keeps the stream's phase
+    expect(clock.next()).toBe(14);
+    t = 1100; // far behind (a slow reader): no burst of catch-up events, a new clock from now
+    expect(clock.next()).toBe(0);
+    t = 1101;
+    expect(clock.next()).toBe(19);
   });
 });

@@ -137,9 +137,10 @@ async function sendStream(x: Exchange, script: StreamScript, fault: Fault, outco
     bufferedContent = 0;
     return ok;
   };
+  const clock = new StreamClock(gap);
   for (let i = 0; i < events.length; i++) {
     if (i > 0 && gap > 0) {
-      if (!(await flush()) || !(await pause(gap, x.signal))) return;
+      if (!(await flush()) || !(await pause(clock.next(), x.signal))) return;
     }
     const text = events[i]!.text;
     buffer.push(typeof text === 'string' ? Buffer.from(text) : text);
@@ -180,6 +181,31 @@ export async function deliver(
   }
   if (reply.kind === 'json') await sendBody(x, 200, reply.body, f, outcome);
   else await sendStream(x, reply.script, f, outcome);
+}
+
+/**
+ * Each stream's events keep to the stream's own clock (its first event, then one `gap` after another), so
+ * streams that started at different moments stay apart, as independent users' streams do. Waiting `gap`
+ * after each write instead lets the streams drift into lockstep: timers started in the same event-loop turn
+ * share a start time, so after a busy turn several streams fire together ever after, and a proxy in front sees
+ * every stream's chunk in one burst. A stream that fell behind (a slow reader) starts a new clock, no burst.
+ */
+export class StreamClock {
+  private due: number;
+
+  constructor(
+    private readonly gap: number,
+    private readonly now: () => number = () => performance.now(),
+  ) {
+    this.due = now();
+  }
+
+  /** How long to wait for the next event. */
+  next(): number {
+    const now = this.now();
+    this.due = Math.max(this.due + this.gap, now);
+    return this.due - now;
+  }
 }
 
 /** How long after its last event a gapped stream's body ends: a separate packet, not another chunk gap. */
