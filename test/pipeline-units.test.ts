@@ -41,6 +41,16 @@ describe('carriesToken (commit on first token)', () => {
     expect(carriesToken('{"choices":[{"delta":{},"finish_reason":"stop"}]}')).toBe(true);
     expect(carriesToken('{"choices":[],"usage":{"total_tokens":3}}')).toBe(true);
   });
+
+  it("decides OpenAI's full chunk shape alike on the parse-free path", () => {
+    const c = (delta: string, finish = 'null') =>
+      `{"id":"c1","object":"chat.completion.chunk","created":1,"model":"gpt-4o","choices":[{"index":0,"delta":${delta},"logprobs":null,"finish_reason":${finish}}],"usage":null}`;
+    expect(carriesToken(c('{"content":"Hi"}'))).toBe(true);
+    expect(carriesToken(c('{"content":""}'))).toBe(false);
+    expect(carriesToken(c('{"content":"","refusal":"no"}'))).toBe(true);
+    expect(carriesToken(c('{"content":""}', '"stop"'))).toBe(true);
+    expect(carriesToken(c('{"content":"","tool_calls":[{"index":0}]}'))).toBe(true);
+  });
 });
 
 describe('request validation', () => {

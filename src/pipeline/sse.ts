@@ -1,5 +1,6 @@
 import { createParser } from 'eventsource-parser';
 import type { ProviderAdapter, StreamDecoder, StreamEvent } from '../providers/types.js';
+import { plainDeltaContent } from './plain-delta.js';
 
 /**
  * Upstream stream body → canonical events, framed the provider's way (SSE unless it says otherwise). SSE is
@@ -52,6 +53,8 @@ const OPENING_EVENTS = new Set(['response.created', 'response.in_progress', 'res
 export function carriesToken(data: string, event?: string): boolean {
   // Named events (the Responses API): everything after the opening bookkeeping is the answer itself.
   if (event !== undefined) return !OPENING_EVENTS.has(event);
+  const plain = plainDeltaContent(data);
+  if (plain !== undefined) return plain !== ''; // a plain chunk has nothing else that could be a token
   let chunk: { choices?: Array<{ delta?: Record<string, unknown>; finish_reason?: unknown }>; usage?: unknown };
   try {
     chunk = JSON.parse(data);

@@ -1,4 +1,5 @@
 import { countChatPromptTokens, countTextTokens } from '../context/index.js';
+import { plainDeltaContent } from './plain-delta.js';
 
 /** OpenAI usage, as summed over every upstream segment of one answer. */
 export interface Usage {
@@ -57,6 +58,14 @@ export class Transcript {
 
   /** Observes one canonical chunk (JSON text) and returns what the client gets: the same text, a rewrite, or ''. */
   accept(data: string): string {
+    if (this.segment === 0 && this.started) {
+      // Most chunks: observed without a parse (segment 0 passes through as is anyway).
+      const content = plainDeltaContent(data);
+      if (content !== undefined) {
+        if (content !== '') this.append(content);
+        return data;
+      }
+    }
     let chunk: ChunkJson;
     try {
       chunk = JSON.parse(data) as ChunkJson;
