@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { request } from 'undici';
 import { cannon, holdStreams, MODEL, serialFirstToken, serialLatency, streamLatency, summarizeStreams, throughput } from './lib/load.mjs';
-import { CLK_TCK, killAll, openFilesLimit, rssBytes, startChild, stopChild } from './lib/procs.mjs';
+import { CLK_TCK, cpuMicros, killAll, openFilesLimit, rssBytes, startChild, stopChild } from './lib/procs.mjs';
 import { machine, percentile, renderTable, row, rowsAsJson } from './lib/stats.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -43,7 +43,7 @@ const settings = {
   streamConcurrency: quick ? 4 : 32,
   throughputRounds: quick ? 1 : 3,
   streamSeconds: quick ? 0.1 : 12,
-  soloSeconds: quick ? 0.1 : 9,
+  soloSeconds: quick ? 0.1 : 18,
   streamRounds: quick ? 1 : 3,
   holdGapMs: quick ? 200 : 2000,
   holdCounts: (flags.streams ?? (quick ? '20' : '1000,5000')).split(',').map(Number),
@@ -181,14 +181,21 @@ async function main() {
 
     // Rounds interleave the targets, so slow drifts of this shared 2-core machine hit all three alike.
     const streamRuns = Object.fromEntries(targets.map((t) => [t.name, []]));
+    const streamCpu = Object.fromEntries(targets.map((t) => [t.name, 0]));
     for (let round = 1; round <= settings.streamRounds; round++) {
       for (const t of targets) {
         log(`streams: ${t.name} (round ${round}/${settings.streamRounds}), ${settings.streamConcurrency} at a time, ${WORDS} × 16 B deltas ${settings.streamGapMs} ms apart`);
         const seconds = settings.streamSeconds / settings.streamRounds;
-        streamRuns[t.name].push(await streamLatency(t.url, { concurrency: settings.streamConcurrency, seconds, expectTokens: WORDS, spreadMs: settings.streamGapMs }));
+        const cpu0 = cpuMicros(t.pid);
+        const run = await streamLatency(t.url, { concurrency: settings.streamConcurrency, seconds, expectTokens: WORDS, spreadMs: settings.streamGapMs });
+        streamCpu[t.name] += cpuMicros(t.pid) - cpu0;
+        streamRuns[t.name].push(run);
       }
     }
-    for (const t of targets) raw.streams[t.name] = summarizeStreams(streamRuns[t.name]);
+    for (const t of targets) {
+      const summary = summarizeStreams(streamRuns[t.name]);
+      raw.streams[t.name] = { ...summary, cpuUsPerStream: summary.streams > 0 ? streamCpu[t.name] / summary.streams : null };
+    }
 
     log(`streams: one at a time, ${SOLO_TOKENS} deltas each, ${settings.soloSeconds} s, targets interleaved`);
     const solo = await serialFirstToken(targets, { seconds: settings.soloSeconds, maxTokens: SOLO_TOKENS });
@@ -263,8 +270,9 @@ function report(raw) {
     row('added latency p99, c=1', 'us', added((n) => raw.serial[n].p99Us), '≤ 1,000 µs', (v) => v.lifeline <= 1000, true),
     row('added time to first token p50', 'us', added((n) => raw.streams[n].ttftP50Ms * 1000), '≤ 1,000 µs', (v) => v.lifeline <= 1000, true),
     row('added time to first token p99', 'us', added((n) => raw.streams[n].ttftP99Ms * 1000), '', undefined, true),
-    row('added time to first token p50, 1 stream', 'us', added((n) => raw.solo[n].ttftP50Ms * 1000), '', undefined, true),
+    row('added time to first token p50, 1 stream', 'us', added((n) => raw.solo[n].ttftP50Ms * 1000), '≤ 1,000 µs', (v) => v.lifeline <= 1000, true),
     row(`inter-chunk gap p99 (sent every ${settings.streamGapMs} ms)`, 'ms', by((n) => raw.streams[n].gapP99Ms)),
+    row(`CPU per stream of ${WORDS} deltas`, 'us', by((n) => raw.streams[n].cpuUsPerStream)),
     row('RSS idle (after warm-up)', 'mb', { direct: null, ...raw.rssIdle }),
     ...holdRows,
     row(

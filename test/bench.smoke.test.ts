@@ -38,7 +38,7 @@ describe('npm run bench', () => {
     const out = join(dir, 'results.json');
     const { code, stdout, stderr } = await runBench(['--quick', '--out', out]);
     expect(code, stderr).toBe(0);
-    for (const figure of ['requests/s, c=32', 'CPU per request', 'added latency p50, c=1', 'added time to first token p50', 'streams open']) {
+    for (const figure of ['requests/s, c=32', 'CPU per request', 'CPU per stream', 'added latency p50, c=1', 'added time to first token p50', 'streams open']) {
       expect(stdout).toContain(figure);
     }
     expect(stdout).toMatch(/figure\s+direct\s+floor\s+lifeline\s+target\s+pass\?/);
