@@ -1,12 +1,15 @@
 #!/usr/bin/env node
 // npm run bench: the mock, bench/floor.mjs and `lifeline serve` (shipped defaults, logs on) each in its own
 // process; the same load against all three in one run; a table on stdout and bench/results.json.
+// With @portkey-ai/gateway installed (a devDependency), Portkey's gateway gets the same load in a fourth column.
 // Flags: --quick (≈ seconds, for the smoke test) --duration S --soak [--soak-minutes N] --out FILE --json-only
 //        --streams 1000,5000 --cpu-prof DIR (profile the gateway; summarise with bench/profile-summary.mjs)
+//        --skip-portkey
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { request } from 'undici';
@@ -25,6 +28,7 @@ const { values: flags } = parseArgs({
     'json-only': { type: 'boolean', default: false },
     streams: { type: 'string' },
     'cpu-prof': { type: 'string' },
+    'skip-portkey': { type: 'boolean', default: false },
   },
 });
 
@@ -106,11 +110,41 @@ async function startAll(dir) {
   return { mock, floor, gateway, config };
 }
 
+const PORTKEY = join(root, 'node_modules', '@portkey-ai', 'gateway', 'build', 'start-server.js');
+
+/**
+ * Portkey's open-source gateway (`npx @portkey-ai/gateway`), pointed at the mock per request through its
+ * headers: the OpenAI provider with a custom host. Its server listens on every interface; the preload keeps it on
+ * loopback. Undefined when the package is not installed.
+ */
+async function startPortkey(mock) {
+  if (flags['skip-portkey'] || !existsSync(PORTKEY)) return undefined;
+  const port = await freePort();
+  const proc = await startChild('portkey', [PORTKEY, `--port=${port}`, '--headless'], {
+    pattern: /(Ready) for connections/,
+    readyOn: 'stdout',
+    nodeArgs: ['--import', join(root, 'bench', 'lib', 'loopback-only.mjs')],
+    env: { NODE_ENV: 'production' },
+  });
+  return { ...proc, url: `http://127.0.0.1:${port}`, headers: { 'x-portkey-provider': 'openai', 'x-portkey-custom-host': `${mock.url}/v1` } };
+}
+
+function freePort() {
+  return new Promise((resolvePort, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => resolvePort(port));
+    });
+  });
+}
+
 /** Short bursts at each target first, so the measured phases run JIT-compiled code on warm connections. */
 async function warmUp(targets) {
   for (const t of targets) {
-    await cannon(t.url, { connections: settings.connections, seconds: settings.warmupSeconds });
-    if (!quick) await streamLatency(t.url, { concurrency: settings.streamConcurrency, seconds: 1, expectTokens: WORDS });
+    await cannon(t.url, { connections: settings.connections, seconds: settings.warmupSeconds, headers: t.headers });
+    if (!quick) await streamLatency(t.url, { concurrency: settings.streamConcurrency, seconds: 1, expectTokens: WORDS, headers: t.headers });
   }
 }
 
@@ -155,10 +189,17 @@ async function main() {
   ];
   const raw = { throughput: {}, streams: {}, hold: { floor: [], lifeline: [] } };
   try {
+    const portkey = await startPortkey(mock);
+    if (portkey) {
+      running.push(portkey);
+      targets.push({ name: 'portkey', url: portkey.url, pid: portkey.pid, headers: portkey.headers });
+      raw.hold.portkey = [];
+      log(`portkey ${portkey.url} (pid ${portkey.pid})`);
+    }
     log(`mock ${mock.url} · floor ${floor.url} · lifeline ${gateway.url} (pids ${mock.pid}/${floor.pid}/${gateway.pid})`);
     log('warming up…');
     await warmUp(targets);
-    raw.rssIdle = { floor: rssBytes(floor.pid), lifeline: rssBytes(gateway.pid) };
+    raw.rssIdle = Object.fromEntries(targets.slice(1).map((t) => [t.name, rssBytes(t.pid)]));
 
     // In rounds, targets interleaved: a burst of noise from a neighbour on this shared VM hits all of them.
     const rounds = Object.fromEntries(targets.map((t) => [t.name, []]));
@@ -166,7 +207,7 @@ async function main() {
       for (const t of targets) {
         const seconds = settings.seconds / settings.throughputRounds;
         log(`throughput: ${t.name} (round ${round}/${settings.throughputRounds}), c=${settings.connections}, ${seconds.toFixed(1)} s`);
-        rounds[t.name].push(await throughput(t.url, t.pid, { connections: settings.connections, seconds }));
+        rounds[t.name].push(await throughput(t.url, t.pid, { connections: settings.connections, seconds, headers: t.headers }));
       }
     }
     for (const t of targets) raw.throughput[t.name] = combineThroughput(rounds[t.name]);
@@ -187,7 +228,7 @@ async function main() {
         log(`streams: ${t.name} (round ${round}/${settings.streamRounds}), ${settings.streamConcurrency} at a time, ${WORDS} × 16 B deltas ${settings.streamGapMs} ms apart`);
         const seconds = settings.streamSeconds / settings.streamRounds;
         const cpu0 = cpuMicros(t.pid);
-        const run = await streamLatency(t.url, { concurrency: settings.streamConcurrency, seconds, expectTokens: WORDS, spreadMs: settings.streamGapMs });
+        const run = await streamLatency(t.url, { concurrency: settings.streamConcurrency, seconds, expectTokens: WORDS, spreadMs: settings.streamGapMs, headers: t.headers });
         streamCpu[t.name] += cpuMicros(t.pid) - cpu0;
         streamRuns[t.name].push(run);
       }
@@ -206,7 +247,7 @@ async function main() {
     for (const t of targets.slice(1)) {
       for (const count of settings.holdCounts) {
         log(`hold: ${count} concurrent streams through ${t.name}`);
-        const h = await holdStreams(t.url, t.pid, { count, sampleMs: settings.holdSampleMs, settleMs: settings.holdSettleMs });
+        const h = await holdStreams(t.url, t.pid, { count, sampleMs: settings.holdSampleMs, settleMs: settings.holdSettleMs, headers: t.headers });
         raw.hold[t.name].push(h);
         if (h.failed > 0) log(`hold: ${h.failed} of ${count} streams through ${t.name} failed`);
         await sleep(quick ? 100 : Math.max(1500, count / 2)); // let the aborted streams unwind before the next phase
@@ -216,7 +257,7 @@ async function main() {
 
     if (settings.soakMinutes > 0) {
       // The hold phase grew the first gateway's heap to 5,000 streams' worth: the soak starts from a clean one.
-      await Promise.all([stopChild(gateway), stopChild(floor)]);
+      await Promise.all(running.filter((p) => p !== mock).map((p) => stopChild(p)));
       const fresh = await startGateway(config);
       running.push(fresh);
       raw.soak = await soak(fresh);
@@ -246,17 +287,18 @@ function combineThroughput(list) {
 }
 
 function report(raw) {
-  const by = (pick) => ({ direct: pick('direct'), floor: pick('floor'), lifeline: pick('lifeline') });
+  const withPortkey = raw.throughput.portkey !== undefined;
+  const by = (pick) => ({ direct: pick('direct'), floor: pick('floor'), lifeline: pick('lifeline'), ...(withPortkey ? { portkey: pick('portkey') } : {}) });
   const thr = (key) => by((n) => raw.throughput[n]?.[key] ?? null);
   const added = (pick) => {
     const base = pick('direct');
-    return { direct: base, floor: pick('floor') - base, lifeline: pick('lifeline') - base };
+    const over = (n) => {
+      const v = pick(n);
+      return v === null || base === null ? null : v - base;
+    };
+    return { direct: base, floor: over('floor'), lifeline: over('lifeline'), ...(withPortkey ? { portkey: over('portkey') } : {}) };
   };
-  const holdRss = (i) => ({
-    direct: null,
-    floor: raw.hold.floor[i]?.rssPeak ?? null,
-    lifeline: raw.hold.lifeline[i]?.rssPeak ?? null,
-  });
+  const holdRss = (i) => ({ ...by((n) => raw.hold[n]?.[i]?.rssPeak ?? null), direct: null });
   const holdRows = settings.holdCounts.map((count, i) => {
     const isTarget = count >= 5000;
     return row(`RSS, ${count.toLocaleString('en-US')} streams open`, 'mb', holdRss(i), isTarget ? '≤ 512 MB' : '', isTarget ? (v) => v.lifeline <= 512 * 2 ** 20 : undefined);

@@ -18,11 +18,11 @@ export const chatBody = (stream, maxTokens) =>
   });
 
 /** Chat requests (not streamed) from `connections` keep-alive connections for `seconds`; autocannon's result. */
-export function cannon(url, { connections, seconds }) {
+export function cannon(url, { connections, seconds, headers }) {
   return autocannon({
     url: `${url}/v1/chat/completions`,
     method: 'POST',
-    headers: JSON_HEADERS,
+    headers: { ...JSON_HEADERS, ...headers },
     body: chatBody(false),
     connections,
     duration: seconds,
@@ -32,9 +32,9 @@ export function cannon(url, { connections, seconds }) {
 }
 
 /** Requests/s, latency and CPU per request of `pid`'s process tree, `connections` at a time for `seconds`. */
-export async function throughput(url, pid, { connections, seconds }) {
+export async function throughput(url, pid, { connections, seconds, headers }) {
   const cpu0 = cpuMicros(pid);
-  const result = await cannon(url, { connections, seconds });
+  const result = await cannon(url, { connections, seconds, headers });
   const cpu = cpuMicros(pid) - cpu0;
   const ok = result['2xx'];
   return {
@@ -62,7 +62,7 @@ export async function serialLatency(targets, { seconds, round = 50 }) {
       for (let t = 0; t < targets.length; t++) {
         for (let i = 0; i < round; i++) {
           const t0 = process.hrtime.bigint();
-          const res = await clients[t].request({ path: '/v1/chat/completions', method: 'POST', headers: JSON_HEADERS, body });
+          const res = await clients[t].request({ path: '/v1/chat/completions', method: 'POST', headers: { ...JSON_HEADERS, ...targets[t].headers }, body });
           await res.body.text();
           const us = Number(process.hrtime.bigint() - t0) / 1000;
           if (res.statusCode === 200) samples[t].push(us);
@@ -80,14 +80,14 @@ export async function serialLatency(targets, { seconds, round = 50 }) {
  * Reads one SSE chat stream like an SDK would. Resolves with the time to the first content token, the gaps
  * between content tokens (ms) and how many tokens came; never rejects.
  */
-export async function readStream(dispatcher, signal, maxTokens) {
+export async function readStream(dispatcher, signal, maxTokens, headers) {
   const t0 = performance.now();
   const times = [];
   try {
     const res = await dispatcher.request({
       path: '/v1/chat/completions',
       method: 'POST',
-      headers: JSON_HEADERS,
+      headers: { ...JSON_HEADERS, ...headers },
       body: chatBody(true, maxTokens),
       signal,
     });
@@ -134,7 +134,7 @@ export async function serialFirstToken(targets, { seconds, maxTokens }) {
   try {
     do {
       for (let t = 0; t < targets.length; t++) {
-        const r = await readStream(clients[t], undefined, maxTokens);
+        const r = await readStream(clients[t], undefined, maxTokens, targets[t].headers);
         if (r.ok && r.tokens === maxTokens && r.ttftMs !== null) samples[t].push(r.ttftMs);
         else failures++;
       }
@@ -150,7 +150,7 @@ export async function serialFirstToken(targets, { seconds, maxTokens }) {
  * Worker i starts i/concurrency of `spreadMs` late, so the streams' chunks are spread over the chunk gap like
  * independent users' would be, instead of all the servers' timers firing in the same millisecond.
  */
-export async function streamLatency(url, { concurrency, seconds, expectTokens, spreadMs = 0 }) {
+export async function streamLatency(url, { concurrency, seconds, expectTokens, spreadMs = 0, headers }) {
   const pool = new Pool(url, { connections: concurrency, pipelining: 1 });
   const ttft = [];
   const gaps = [];
@@ -160,7 +160,7 @@ export async function streamLatency(url, { concurrency, seconds, expectTokens, s
   const worker = async (i) => {
     await sleep((i * spreadMs) / concurrency);
     do {
-      const r = await readStream(pool);
+      const r = await readStream(pool, undefined, undefined, headers);
       streams++;
       if (!r.ok || r.tokens !== expectTokens) failures++;
       if (r.ttftMs !== null && r.ttftMs !== undefined) ttft.push(r.ttftMs);
@@ -191,7 +191,7 @@ export function summarizeStreams(results) {
  * token, lets the process settle for `settleMs` (the ramp's garbage is not the steady state), samples the RSS
  * of `pid`'s process tree for `sampleMs` while they are all in flight (peak), then aborts them all.
  */
-export async function holdStreams(url, pid, { count, sampleMs, settleMs = 0, batch = 100, timeoutMs = 60_000 }) {
+export async function holdStreams(url, pid, { count, sampleMs, settleMs = 0, batch = 100, timeoutMs = 60_000, headers }) {
   const pool = new Pool(url, { connections: count + 16, pipelining: 1, headersTimeout: timeoutMs, bodyTimeout: timeoutMs });
   const ac = new AbortController();
   setMaxListeners(count + 16, ac.signal); // one listener per stream, on purpose
@@ -202,7 +202,7 @@ export async function holdStreams(url, pid, { count, sampleMs, settleMs = 0, bat
   let failed = 0;
   const one = async () => {
     try {
-      const res = await pool.request({ path: '/v1/chat/completions', method: 'POST', headers: JSON_HEADERS, body: chatBody(true), signal: ac.signal });
+      const res = await pool.request({ path: '/v1/chat/completions', method: 'POST', headers: { ...JSON_HEADERS, ...headers }, body: chatBody(true), signal: ac.signal });
       if (res.statusCode !== 200) throw new Error(`status ${res.statusCode}`);
       open++;
       await new Promise((resolve, reject) => {

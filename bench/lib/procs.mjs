@@ -10,16 +10,17 @@ const children = new Set();
 export const CLK_TCK = Number(execSync('getconf CLK_TCK').toString().trim()) || 100;
 
 /**
- * Starts `node --import orphan-guard ARGS`; resolves once stderr shows a URL matching `pattern`.
- * stdout goes to `stdoutFile` (default /dev/null): the gateway's logs stay on, they just aren't kept.
+ * Starts `node --import orphan-guard ARGS`; resolves once stderr (or stdout, with `readyOn: 'stdout'`) matches
+ * `pattern`; `url` is its first group. stdout goes to `stdoutFile` (default /dev/null) unless it is watched: the
+ * gateway's logs stay on, they just aren't kept.
  */
-export function startChild(name, args, { pattern, stdoutFile = '/dev/null', env = {}, timeoutMs = 20_000, nodeArgs = [] }) {
-  const out = openSync(stdoutFile, 'w');
+export function startChild(name, args, { pattern, stdoutFile = '/dev/null', env = {}, timeoutMs = 20_000, nodeArgs = [], readyOn = 'stderr' }) {
+  const out = readyOn === 'stdout' ? 'pipe' : openSync(stdoutFile, 'w');
   const child = spawn(process.execPath, [...nodeArgs, '--import', GUARD, ...args], {
     stdio: ['pipe', out, 'pipe'],
     env: { ...process.env, ...env },
   });
-  closeSync(out); // the child has its own copy
+  if (typeof out === 'number') closeSync(out); // the child has its own copy
   children.add(child);
   let stderr = '';
   let started = false;
@@ -35,7 +36,11 @@ export function startChild(name, args, { pattern, stdoutFile = '/dev/null', env 
         resolve({ name, child, pid: child.pid, url: m[1], stderr: () => stderr });
       }
     };
-    child.stderr.on('data', onData);
+    const keep = (data) => {
+      stderr = (stderr + data).slice(-8192);
+    };
+    child.stderr.on('data', readyOn === 'stderr' ? onData : keep);
+    if (readyOn === 'stdout') child.stdout.on('data', onData); // read to the end, so the child never blocks on a full pipe
     child.once('exit', (code, signal) => {
       clearTimeout(timer);
       if (!started) reject(new Error(`${name} exited (${signal ?? code}) before it listened:\n${stderr}`));

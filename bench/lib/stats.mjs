@@ -43,7 +43,10 @@ export function row(figure, unit, values, target = '', check = undefined, baseli
   return { figure, unit, ...values, target, pass, baseline };
 }
 
-const COLUMNS = ['direct', 'floor', 'lifeline'];
+const COLUMNS = ['direct', 'floor', 'lifeline', 'portkey'];
+
+/** The columns some row has a figure for (portkey only when it was measured). */
+const columnsOf = (rows) => COLUMNS.filter((c) => c !== 'portkey' || rows.some((r) => r[c] !== null && r[c] !== undefined));
 
 function cell(r, column) {
   const v = r[column];
@@ -54,26 +57,28 @@ function cell(r, column) {
 
 /** The table as text, padded columns, ready for stdout. */
 export function renderTable(rows) {
-  const header = ['figure', ...COLUMNS, 'target', 'pass?'];
+  const columns = columnsOf(rows);
+  const header = ['figure', ...columns, 'target', 'pass?'];
   const lines = rows.map((r) => [
     r.figure,
-    ...COLUMNS.map((c) => cell(r, c)),
+    ...columns.map((c) => cell(r, c)),
     r.target || '',
     r.pass === null ? '' : r.pass ? 'yes' : 'NO',
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i].length)));
-  const fmt = (cells) => cells.map((c, i) => (i === 0 || i >= 4 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ').trimEnd();
+  const fmt = (cells) => cells.map((c, i) => (i === 0 || i > columns.length ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ').trimEnd();
   return [fmt(header), widths.map((w) => '-'.repeat(w)).join('  '), ...lines.map(fmt)].join('\n');
 }
 
 /** results.json: the rows as numbers (units in the name), plus pass/fail. */
 export function rowsAsJson(rows) {
-  return rows.map(({ figure, unit, direct, floor, lifeline, target, pass }) => ({
+  return rows.map(({ figure, unit, direct, floor, lifeline, portkey, target, pass }) => ({
     figure,
     unit: unit === 'mb' ? 'bytes' : unit,
     direct: direct ?? null,
     floor: floor ?? null,
     lifeline: lifeline ?? null,
+    portkey: portkey ?? null,
     target: target || null,
     pass,
   }));
