@@ -1,4 +1,5 @@
 import { request } from 'node:http';
+import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startStack, type Stack } from './helpers.js';
 
@@ -72,6 +73,42 @@ describe('bad input gets a clear error in OpenAI shape, and the gateway keeps se
     const json = (await res.json()) as { error: Record<string, unknown> };
     expectOpenAIError(json);
     expect(json.error.code).toBe('request_too_large');
+    await goodRequestStillWorks();
+  });
+
+  it('an error before a chunked body is read closes the connection instead of reading an endless body', async () => {
+    const url = new URL(stack.server.url);
+    const { head, sentAfter } = await new Promise<{ head: string; sentAfter: number }>((resolve, reject) => {
+      const socket = connect(Number(url.port), url.hostname);
+      let head = '';
+      let sent = 0;
+      let answeredAt = -1;
+      const chunk = `${'x'.repeat(16 * 1024).length.toString(16)}\r\n${'x'.repeat(16 * 1024)}\r\n`;
+      const timer = setInterval(() => {
+        if (socket.destroyed || !socket.writable) return;
+        socket.write(chunk);
+        sent++;
+      }, 5);
+      const give = setTimeout(() => {
+        clearInterval(timer);
+        socket.destroy();
+        reject(new Error(`the gateway kept the connection open (sent ${sent} chunks)`));
+      }, 5000);
+      socket.on('data', (d) => {
+        head += d;
+        if (answeredAt < 0) answeredAt = sent;
+      });
+      socket.on('error', () => {}); // a reset once the gateway closes is fine
+      socket.on('close', () => {
+        clearInterval(timer);
+        clearTimeout(give);
+        resolve({ head, sentAfter: sent - answeredAt });
+      });
+      socket.write('POST /v1/nothing-here HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n');
+    });
+    expect(head).toMatch(/^HTTP\/1\.1 404/);
+    expect(head.toLowerCase()).toContain('connection: close');
+    expect(sentAfter).toBeLessThan(200); // closed soon after the answer, not read to the end of an endless body
     await goodRequestStillWorks();
   });
 

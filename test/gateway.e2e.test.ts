@@ -1,3 +1,4 @@
+import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CLIENT_KEY, collectText, PROVIDER_KEY, startStack, type Stack } from './helpers.js';
 
@@ -137,5 +138,45 @@ describe('OpenAI SDK → lifeline serve → mock', () => {
     expect(line).toMatchObject({ msg: 'request', status: 200, model: 'gpt-test', deployment: 'upstream/mock-gpt' });
     expect(line.attempts[0]).toMatchObject({ deployment: 'upstream/mock-gpt', status: 200 });
     expect(line.attempts[0].upstreamRequestId).toMatch(/^mock-req-/);
+  });
+
+  it('logs a client that leaves mid-upload or while waiting as 499, and keeps serving', async () => {
+    const url = new URL(stack.server.url);
+    await new Promise<void>((resolve, reject) => {
+      const socket = connect(Number(url.port), url.hostname, () => {
+        socket.write(
+          'POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n' +
+            `authorization: Bearer ${CLIENT_KEY}\r\nx-request-id: log-me-upload\r\ncontent-length: 500\r\n\r\n{"model":"gpt-test",`,
+        );
+        setTimeout(() => {
+          socket.destroy();
+          resolve();
+        }, 50);
+      });
+      socket.on('error', reject);
+    });
+    stack.mock.setPlan({ default: { latency_ms: 2000 } });
+    try {
+      const waiting = new AbortController();
+      const pending = stack.client.chat.completions.create({ model: 'gpt-test', messages }, { headers: { 'x-request-id': 'log-me-wait' }, signal: waiting.signal, maxRetries: 0 });
+      setTimeout(() => waiting.abort(), 200);
+      await expect(pending).rejects.toThrow();
+    } finally {
+      stack.mock.setPlan({});
+    }
+    const seen = async (id: string) => {
+      for (let i = 0; i < 100; i++) {
+        const line = stack.lines.map((l) => JSON.parse(l)).find((l) => l.requestId === id);
+        if (line) return line;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      return undefined;
+    };
+    expect(await seen('log-me-upload')).toMatchObject({ msg: 'request', status: 499, error: { code: 'client_closed' } });
+    // A client that goes away is not the gateway's fault: no error-level line for it.
+    expect(stack.lines.filter((l) => l.includes('log-me-') && JSON.parse(l).level >= 50)).toEqual([]);
+    expect(await seen('log-me-wait')).toMatchObject({ msg: 'request', status: 499, model: 'gpt-test' });
+    const ok = await stack.client.chat.completions.create({ model: 'gpt-test', messages });
+    expect(ok.choices[0]?.message.content).toBeTruthy();
   });
 });

@@ -37,6 +37,8 @@ interface RequestContext {
   attempts?: AttemptRecord[];
   status?: number;
   error?: GatewayError;
+  /** The request body was read to its end. */
+  bodyRead?: boolean;
 }
 
 export function createApp({ config, transport, logger }: AppDeps): App {
@@ -57,7 +59,10 @@ export function createApp({ config, transport, logger }: AppDeps): App {
   const fail = (ex: Exchange, ctx: RequestContext, err: GatewayError, extra: Record<string, string> = {}) => {
     ctx.error = err;
     ctx.status = err.status;
-    const close = draining || err.kind === 'payload_too_large';
+    // A body left unread (an error before it was read, or a read that failed) would be read and discarded by
+    // node to keep the connection: without a bound when it is chunked. Closing the connection ends it instead.
+    const unreadBody = !ctx.bodyRead && (ex.headers['transfer-encoding'] !== undefined || (ex.declaredLength ?? 0) > 0);
+    const close = draining || unreadBody || err.kind === 'payload_too_large';
     const dialect = ctx.dialect ?? openAIChat;
     ex.start(err.status, { ...dialect.errorHeaders(err), 'x-request-id': ctx.requestId, ...extra }, close);
     ex.end(dialect.errorBody(err));
@@ -74,7 +79,15 @@ export function createApp({ config, transport, logger }: AppDeps): App {
 
   const runModel = async (ex: Exchange, ctx: RequestContext, dialect: IngressDialect): Promise<void> => {
     ctx.dialect = dialect;
-    const raw = await readBody(ex, config.server.max_body_bytes); // decompressed: raw.length is the request's size
+    let raw: Buffer;
+    try {
+      raw = await readBody(ex, config.server.max_body_bytes); // decompressed: raw.length is the request's size
+    } catch (err) {
+      // A body that could not be decoded was still read to its end (so the connection stays usable).
+      if (err instanceof GatewayError && err.code === 'invalid_body_encoding') ctx.bodyRead = true;
+      throw err;
+    }
+    ctx.bodyRead = true;
     const text = raw.toString('utf8');
     const parsed = parseJsonObject(text);
     const { model, stream, canonical } = dialect.parse(parsed);
@@ -279,7 +292,9 @@ function allowFor(path: string, table: Record<string, Record<string, Handler>>):
 }
 
 function logRequest(write: ReturnType<typeof requestLineWriter>, ex: Exchange, ctx: RequestContext, ms: number): void {
-  const status = ex.signal.aborted && ctx.status === 200 ? 499 : ctx.status;
+  // The client went away before its response was complete (mid-upload, while waiting, mid-stream): 499, as nginx
+  // logs it, rather than whatever error the gateway was about to answer with.
+  const status = ex.signal.aborted ? 499 : ctx.status;
   write(
     {
       requestId: ctx.requestId,

@@ -62,6 +62,19 @@ export function contentCodings(header: string | string[] | undefined): string[] 
  * request's size for per-model limits.
  */
 export async function readBody(ex: Exchange, limit: number): Promise<Buffer> {
+  try {
+    return await read(ex, limit);
+  } catch (err) {
+    // Anything but our own verdicts (413, 400, 415) is the client's connection failing mid-body: a reset, an abort.
+    throw err instanceof GatewayError ? err : clientClosed(err);
+  }
+}
+
+function clientClosed(cause?: unknown): GatewayError {
+  return new GatewayError('connection', 'The client closed the request before sending its body', { code: 'client_closed', retryable: false, cause });
+}
+
+async function read(ex: Exchange, limit: number): Promise<Buffer> {
   if (ex.declaredLength !== undefined && ex.declaredLength > limit) throw tooLarge(limit);
   const codings = contentCodings(ex.headers['content-encoding']);
   if (codings.length > 0) return readDecoded(ex, codings, limit);
@@ -134,7 +147,7 @@ function readStream(body: NodeJS.ReadableStream, limit: number): Promise<Buffer>
     // The client went away mid-body ('close' without 'end'), as the async iterator would report it.
     const onClose = (): void => {
       cleanup();
-      reject(new GatewayError('connection', 'The client closed the request before sending its body', { code: 'client_closed', retryable: false }));
+      reject(clientClosed());
     };
     body.on('data', onData);
     body.once('end', onEnd);
