@@ -10,7 +10,7 @@ import type { TargetConfig } from '../src/config/types.js';
 const id = (type: ProviderType, model: string) => lookupModel(type, model)?.id;
 
 function target(model: string, overrides: Partial<TargetConfig> = {}): TargetConfig {
-  return { provider: 'p', model, weight: 1, priority: 1, context_window: undefined, max_output_tokens: undefined, price: undefined, ...overrides };
+  return { provider: 'p', model, weight: 1, priority: 1, context_window: undefined, max_output_tokens: undefined, max_input_tokens: undefined, price: undefined, ...overrides };
 }
 
 const families = Object.entries(CATALOG) as [CatalogFamily, readonly CatalogEntry[]][];
@@ -188,8 +188,16 @@ describe('resolveModelInfo', () => {
   it('config extends the catalog to models it does not know', () => {
     const price = { input: 1, output: 2, cached_input: 0.5 };
     const info = resolveModelInfo('azure', target('prod-deployment', { context_window: 64_000, price }));
-    expect(info).toEqual({ context_window: 64_000, max_output_tokens: undefined, price, capabilities: undefined, source: 'config' });
+    expect(info).toEqual({ context_window: 64_000, max_output_tokens: undefined, max_input_tokens: undefined, price, capabilities: undefined, source: 'config' });
     expect(resolveModelInfo('ollama', target('llama3.1')).source).toBe('unknown');
+  });
+
+  it("GPT-5's input cap comes from the catalog; a configured window replaces it unless the config caps input too", () => {
+    expect(resolveModelInfo('openai', target('gpt-5-mini-2025-08-07'))).toMatchObject({ context_window: 400_000, max_input_tokens: 272_000 });
+    expect(resolveModelInfo('azure', target('gpt-5')).max_input_tokens).toBe(272_000);
+    expect(resolveModelInfo('openai', target('gpt-5', { context_window: 300_000 })).max_input_tokens).toBeUndefined();
+    expect(resolveModelInfo('openai', target('gpt-5', { max_input_tokens: 100_000 }))).toMatchObject({ max_input_tokens: 100_000, source: 'config+catalog' });
+    expect(resolveModelInfo('openai', target('gpt-4o')).max_input_tokens).toBeUndefined();
   });
 
   it('an embedding model has no output cap', () => {

@@ -155,7 +155,7 @@ models:
       config.server.port = 1;
     }).toThrow(TypeError);
     expect(() => {
-      (config.models.a.targets as TargetConfig[]).push({ provider: 'x', model: 'y', weight: 1, priority: 1, context_window: undefined, max_output_tokens: undefined, price: undefined });
+      (config.models.a.targets as TargetConfig[]).push({ provider: 'x', model: 'y', weight: 1, priority: 1, context_window: undefined, max_output_tokens: undefined, max_input_tokens: undefined, price: undefined });
     }).toThrow(TypeError);
     expect(() => {
       (config.providers.openai.headers as Record<string, string>).evil = 'x';

@@ -25,6 +25,9 @@ beforeAll(async () => {
       chat: { targets: [{ provider: 'small', model: 'gpt-4o', context_window: 128_000 }], context_window_fallbacks: ['long'] },
       long: { targets: [{ provider: 'big', model: 'gpt-4.1', context_window: 1_000_000 }] },
       narrow: { targets: [{ provider: 'small', model: 'gpt-4o', context_window: 8_000, max_output_tokens: 4_000 }] },
+      // The catalog's GPT-5: a 400,000-token window, of which at most 272,000 for the prompt.
+      five: { targets: [{ provider: 'small', model: 'gpt-5' }], context_window_fallbacks: ['long'] },
+      'five-alone': { targets: [{ provider: 'small', model: 'gpt-5' }] },
       trimmed: { targets: [{ provider: 'small', model: 'gpt-4o', context_window: 8_000, max_output_tokens: 4_000 }], transforms: ['middle-out'] },
     },
   });
@@ -60,6 +63,22 @@ describe('context window fit', () => {
     expect(response.headers.get('x-lifeline-fallback')).toBe('long');
     expect(small.stats().requests).toBe(0);
     expect(big.stats().requests).toBe(1);
+  });
+
+  it("a prompt within GPT-5's window but over its 272k input cap goes to the fallback, or gets a 400 naming the cap", async () => {
+    small.reset();
+    big.reset();
+    const messages = [{ role: 'user' as const, content: 'hello world '.repeat(150_000) }]; // ~300k tokens
+    const { response } = await client.chat.completions.create({ model: 'five', messages }).withResponse();
+    expect(response.headers.get('x-lifeline-fallback')).toBe('long');
+    expect(small.stats().requests).toBe(0);
+    const err = await client.chat.completions.create({ model: 'five-alone', messages }).catch((e) => e);
+    expect(err).toBeInstanceOf(OpenAI.BadRequestError);
+    expect(err.message).toMatch(/takes as input \(272,000 tokens of its 400,000-token window\)/);
+    expect(small.stats().requests).toBe(0);
+    // Under the cap it is GPT-5's: ~200k tokens.
+    await client.chat.completions.create({ model: 'five', messages: [{ role: 'user', content: HUGE }] });
+    expect(small.stats().requests).toBe(1);
   });
 
   it('nothing fits → 400 context_length_exceeded naming both numbers, and no upstream request', async () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { checkFit, clampOutput, countChatPromptTokens, middleOut, PromptEstimate, requestedOutput } from '../src/context/index.js';
+import { checkFit, clampOutput, countChatPromptTokens, middleOut, PromptEstimate, promptBudget, requestedOutput } from '../src/context/index.js';
 
 type Message = { role: string; content: string | null; tool_calls?: unknown[]; tool_call_id?: string };
 
@@ -92,6 +92,13 @@ describe('fit checks', () => {
     expect(check.fits).toBe(false);
     expect(check.need).toBe(count(big.body) + 100);
     expect(checkFit(big, { ...window, contextWindow: undefined }, 100).fits).toBe(true); // unknown window: never excluded
+    // An input cap inside the window: the prompt must fit it on its own, whatever the window leaves.
+    const capped = { ...window, contextWindow: 100_000, maxInput: 900 };
+    expect(checkFit(big, capped, 100)).toEqual({ fits: false, need: count(big.body) + 100 });
+    expect(checkFit(big, { ...capped, maxInput: 2000 }, 100).fits).toBe(true);
+    expect(checkFit(big, { ...capped, contextWindow: undefined }, 100).fits).toBe(false); // a cap alone still counts
+    expect(promptBudget(capped, 300)).toBe(900);
+    expect(promptBudget({ ...capped, maxInput: undefined }, 300)).toBe(99_700);
     const image = new PromptEstimate({ messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: 'https://x/y.png' } }] }] }, 80);
     expect(image.upperBound()).toBe(Number.POSITIVE_INFINITY);
   });

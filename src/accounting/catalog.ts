@@ -32,6 +32,8 @@ export interface CatalogEntry {
    * (the output shares it). 0 for embedding models, which produce none.
    */
   max_output_tokens: number;
+  /** Most prompt tokens, where the provider caps the prompt inside the window (GPT-5: 272,000 of 400,000). */
+  max_input_tokens?: number;
   /** USD per 1M tokens. */
   price: Price;
   capabilities: Capabilities;
@@ -47,6 +49,8 @@ export interface CatalogEntry {
 export interface ModelInfo {
   context_window: number | undefined;
   max_output_tokens: number | undefined;
+  /** A cap on the prompt inside the window; undefined when the prompt may fill it. */
+  max_input_tokens: number | undefined;
   price: Price | undefined;
   capabilities: Capabilities | undefined;
   /** Where the numbers came from. */
@@ -231,11 +235,14 @@ export function lookupModel(type: ProviderType, model: string): CatalogEntry | u
  */
 export function resolveModelInfo(type: ProviderType, target: TargetConfig): ModelInfo {
   const entry = lookupModel(type, target.model);
-  const fromConfig = target.context_window !== undefined || target.max_output_tokens !== undefined || target.price !== undefined;
+  const fromConfig =
+    target.context_window !== undefined || target.max_output_tokens !== undefined || target.max_input_tokens !== undefined || target.price !== undefined;
   const catalogOutput = entry && entry.max_output_tokens > 0 ? entry.max_output_tokens : undefined;
   return {
     context_window: target.context_window ?? entry?.context_window,
     max_output_tokens: target.max_output_tokens ?? catalogOutput,
+    // A configured window is the whole story unless the config also caps the prompt.
+    max_input_tokens: target.max_input_tokens ?? (target.context_window === undefined ? entry?.max_input_tokens : undefined),
     price: target.price ?? entry?.price,
     capabilities: entry?.capabilities,
     source: fromConfig ? (entry ? 'config+catalog' : 'config') : entry ? 'catalog' : 'unknown',

@@ -17,6 +17,7 @@ export interface TargetReport {
   catalog_id: string | undefined;
   context_window: number | undefined;
   max_output_tokens: number | undefined;
+  max_input_tokens: number | undefined;
   price: Price | undefined;
   capabilities: ModelInfo['capabilities'];
   source: ModelInfo['source'];
@@ -46,6 +47,7 @@ export function configReport(config: Config): ModelReport[] {
         catalog_id: entry?.id,
         context_window: info.context_window,
         max_output_tokens: info.max_output_tokens,
+        max_input_tokens: info.max_input_tokens,
         price: info.price,
         capabilities: info.capabilities,
         source: info.source,
@@ -92,7 +94,7 @@ export function formatCatalog(): string {
     table(['family', 'model', 'context', 'max out', ...PRICE_HEADERS, 'capabilities'], rows, [2, 3, 4, 5, 6]),
     '',
     '* has a note (tiered price, retired model or unverified figure): see `lifeline models --json`',
-    'Override or extend them per target in the config: context_window, max_output_tokens, price: { input, output, cached_input }.',
+    'Override or extend them per target in the config: context_window, max_output_tokens, max_input_tokens, price: { input, output, cached_input }.',
     `Figures as published by the providers, compiled ${CATALOG_DATE} from:`,
     ...CATALOG_SOURCES.map((url) => `  ${url}`),
   ].join('\n');

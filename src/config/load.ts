@@ -121,6 +121,7 @@ function buildConfig(parsed: ParsedConfig, env: Env): Config {
         priority: t.priority,
         context_window: t.context_window,
         max_output_tokens: t.max_output_tokens,
+        max_input_tokens: t.max_input_tokens,
         price: t.price && { input: t.price.input, output: t.price.output, cached_input: t.price.cached_input },
       })),
       strategy: model.strategy,

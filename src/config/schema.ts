@@ -231,6 +231,7 @@ const TargetSchema = section({
   priority: positiveInteger().default(DEFAULTS.priority),
   context_window: positiveInteger().optional(),
   max_output_tokens: positiveInteger().optional(),
+  max_input_tokens: positiveInteger().optional(),
   price: PriceSchema.optional(),
 });
 

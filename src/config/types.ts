@@ -89,6 +89,8 @@ export interface TargetConfig {
   context_window: number | undefined;
   /** Overrides the catalog: the most output tokens the deployment produces. */
   max_output_tokens: number | undefined;
+  /** Overrides the catalog: the most prompt tokens the deployment takes, when less than its window. */
+  max_input_tokens: number | undefined;
   /** Overrides the catalog: USD per 1M tokens. */
   price: Readonly<Price> | undefined;
 }

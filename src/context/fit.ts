@@ -7,6 +7,8 @@ export interface Window {
   model: string;
   contextWindow: number | undefined;
   maxOutput: number | undefined;
+  /** A cap on the prompt inside the window (GPT-5's 272,000 of 400,000). */
+  maxInput?: number | undefined;
 }
 
 /** The output a request asks for: `max_completion_tokens` or `max_tokens`, if set. */
@@ -54,13 +56,25 @@ export interface FitCheck {
   need: number;
 }
 
-/** Whether the request fits a deployment's context window. Counts only when the cheap bound cannot tell. */
+/**
+ * Whether the request fits a deployment: its prompt and output within the context window, its prompt within the
+ * input cap if there is one. Counts only when the cheap bound cannot tell.
+ */
 export function checkFit(estimate: PromptEstimate, window: Window, output: number | undefined): FitCheck {
-  if (window.contextWindow === undefined) return { fits: true, need: 0 };
+  if (window.contextWindow === undefined && window.maxInput === undefined) return { fits: true, need: 0 };
+  const total = window.contextWindow ?? Number.POSITIVE_INFINITY;
+  const input = window.maxInput ?? Number.POSITIVE_INFINITY;
   const reserve = output ?? 1;
-  if (estimate.upperBound() + reserve <= window.contextWindow) return { fits: true, need: 0 };
-  const need = estimate.tokens(window.model) + reserve;
-  return { fits: need <= window.contextWindow, need };
+  const bound = estimate.upperBound();
+  if (bound + reserve <= total && bound <= input) return { fits: true, need: 0 };
+  const prompt = estimate.tokens(window.model);
+  const need = prompt + reserve;
+  return { fits: need <= total && prompt <= input, need };
+}
+
+/** The most prompt tokens a deployment takes with `reserve` tokens of output left: window and input cap both. */
+export function promptBudget(window: Window, reserve: number): number {
+  return Math.min((window.contextWindow ?? Number.POSITIVE_INFINITY) - reserve, window.maxInput ?? Number.POSITIVE_INFINITY);
 }
 
 /**

@@ -1,5 +1,5 @@
 import { resolveModelInfo } from '../accounting/catalog.js';
-import { checkFit, clampOutput, countChatPromptTokens, middleOut, PromptEstimate, requestedOutput, type Window } from '../context/index.js';
+import { checkFit, clampOutput, countChatPromptTokens, middleOut, PromptEstimate, promptBudget, requestedOutput, type Window } from '../context/index.js';
 import { GatewayError } from '../errors.js';
 import type { Route, RoutedTarget } from '../routing/routes.js';
 
@@ -26,7 +26,7 @@ export class Fitter {
     let w = this.windows.get(t);
     if (!w) {
       const info = resolveModelInfo(t.deployment.provider.type, t.target);
-      w = { model: t.deployment.model, contextWindow: info.context_window, maxOutput: info.max_output_tokens };
+      w = { model: t.deployment.model, contextWindow: info.context_window, maxOutput: info.max_output_tokens, maxInput: info.max_input_tokens };
       this.windows.set(t, w);
     }
     return w;
@@ -58,16 +58,18 @@ export class Fitter {
     return models.some((name) => this.routes.get(name)?.targets.some((t) => checkFit(estimate, this.window(t), output).fits));
   }
 
-  /** Middle-out against the model's largest known window, reserving the requested output (or 4,096). */
+  /** Middle-out against the model's largest known prompt budget, reserving the requested output (or 4,096). */
   private trim(route: Route, estimate: PromptEstimate, output: number | undefined): FitPlan | undefined {
-    const largest = route.targets.reduce<RoutedTarget | undefined>((best, t) => {
-      const w = this.window(t).contextWindow ?? 0;
-      return w > (best ? (this.window(best).contextWindow ?? 0) : 0) ? t : best;
-    }, undefined);
+    const reserveOf = (w: Window): number => Math.min(output ?? OUTPUT_RESERVE, w.maxOutput ?? OUTPUT_RESERVE);
+    const budgetOf = (t: RoutedTarget): number => {
+      const w = this.window(t);
+      return w.contextWindow === undefined && w.maxInput === undefined ? 0 : promptBudget(w, reserveOf(w));
+    };
+    const largest = route.targets.reduce<RoutedTarget | undefined>((best, t) => (budgetOf(t) > (best ? budgetOf(best) : 0) ? t : best), undefined);
     if (!largest) return undefined;
     const w = this.window(largest);
-    const reserve = Math.min(output ?? OUTPUT_RESERVE, w.maxOutput ?? OUTPUT_RESERVE);
-    const budget = (w.contextWindow ?? 0) - reserve;
+    const reserve = reserveOf(w);
+    const budget = budgetOf(largest);
     const result = middleOut(estimate.body, budget, (body) => countChatPromptTokens(body, w.model));
     if (!result) return undefined;
     const trimmed = new PromptEstimate(result.body, undefined);
@@ -79,14 +81,20 @@ export class Fitter {
 
   private tooLong(route: Route, estimate: PromptEstimate, output: number | undefined): GatewayError {
     const windows = route.targets.map((t) => this.window(t));
-    const largest = windows.reduce((best, w) => ((w.contextWindow ?? 0) > (best.contextWindow ?? 0) ? w : best));
+    const room = (w: Window): number => promptBudget(w, output ?? 0);
+    const largest = windows.reduce((best, w) => (room(w) > room(best) ? w : best));
     const prompt = estimate.tokens(largest.model);
     const need = prompt + (output ?? 0);
     const fallbacks = route.model.context_window_fallbacks;
+    // The prompt alone over the input cap, or prompt and output over the window.
+    const capped = largest.maxInput !== undefined && prompt > largest.maxInput;
+    const limit = capped
+      ? `more than model "${route.model.name}" takes as input (${fmt(largest.maxInput ?? 0)} tokens of its ${fmt(largest.contextWindow ?? 0)}-token window)`
+      : `more than the context window of model "${route.model.name}" (${fmt(largest.contextWindow ?? 0)} tokens)`;
     return new GatewayError(
       'context_length',
       `This request needs about ${fmt(need)} tokens (prompt ≈ ${fmt(prompt)}${output !== undefined ? ` + max_tokens ${fmt(output)}` : ''}), ` +
-        `more than the context window of model "${route.model.name}" (${fmt(largest.contextWindow ?? 0)} tokens)` +
+        limit +
         (fallbacks.length > 0 ? `; its context_window_fallbacks (${fallbacks.join(', ')}) do not fit it either` : '') +
         '. Shorten the messages, lower max_tokens, or send x-lifeline-transforms: middle-out.',
       { code: 'context_length_exceeded', param: 'messages', retryable: false },

@@ -9,10 +9,10 @@ import { EMBEDDING, MULTIMODAL, TEXT_TOOLS, usd } from './shared.js';
 const RETIRED = 'older model, kept for configs that still name it; figures as last published';
 
 export const OPENAI_MODELS: readonly CatalogEntry[] = [
-  { id: 'gpt-5.1', context_window: 400_000, max_output_tokens: 128_000, price: usd(1.25, 10, 0.125), capabilities: MULTIMODAL },
-  { id: 'gpt-5', context_window: 400_000, max_output_tokens: 128_000, price: usd(1.25, 10, 0.125), capabilities: MULTIMODAL },
-  { id: 'gpt-5-mini', context_window: 400_000, max_output_tokens: 128_000, price: usd(0.25, 2, 0.025), capabilities: MULTIMODAL },
-  { id: 'gpt-5-nano', context_window: 400_000, max_output_tokens: 128_000, price: usd(0.05, 0.4, 0.005), capabilities: MULTIMODAL },
+  { id: 'gpt-5.1', context_window: 400_000, max_input_tokens: 272_000, max_output_tokens: 128_000, price: usd(1.25, 10, 0.125), capabilities: MULTIMODAL },
+  { id: 'gpt-5', context_window: 400_000, max_input_tokens: 272_000, max_output_tokens: 128_000, price: usd(1.25, 10, 0.125), capabilities: MULTIMODAL },
+  { id: 'gpt-5-mini', context_window: 400_000, max_input_tokens: 272_000, max_output_tokens: 128_000, price: usd(0.25, 2, 0.025), capabilities: MULTIMODAL },
+  { id: 'gpt-5-nano', context_window: 400_000, max_input_tokens: 272_000, max_output_tokens: 128_000, price: usd(0.05, 0.4, 0.005), capabilities: MULTIMODAL },
   { id: 'gpt-4.1', context_window: 1_047_576, max_output_tokens: 32_768, price: usd(2, 8, 0.5), capabilities: MULTIMODAL },
   { id: 'gpt-4.1-mini', context_window: 1_047_576, max_output_tokens: 32_768, price: usd(0.4, 1.6, 0.1), capabilities: MULTIMODAL },
   { id: 'gpt-4.1-nano', context_window: 1_047_576, max_output_tokens: 32_768, price: usd(0.1, 0.4, 0.025), capabilities: MULTIMODAL },
