@@ -8,7 +8,7 @@ import type { Deployment, StreamDecoder, StreamEvent } from '../src/providers/ty
 const KEY = 'sk-ant-api03-secret0123456789abcdef';
 const provider: ProviderConfig = {
   ...{ name: 'claude', type: 'anthropic', api_key: KEY, base_url: 'https://api.anthropic.com/v1', proxy: undefined },
-  ...{ headers: { 'anthropic-beta': 'prompt-caching-2024-07-31' }, api_version: undefined, region: undefined, aws: undefined, supports_prefill: true },
+  ...{ headers: { 'anthropic-beta': 'prompt-caching-2024-07-31' }, api_version: undefined, region: undefined, aws: undefined, supports_prefill: true, supports_prefill_set: false },
 };
 const d: Deployment = { id: 'claude/claude-sonnet-4-5', provider, model: 'claude-sonnet-4-5' };
 

@@ -16,6 +16,7 @@ const provider: ProviderConfig = {
   region: 'us-east-1',
   aws: { access_key_id: 'AKIDEXAMPLE', secret_access_key: SECRET, session_token: undefined },
   supports_prefill: false,
+  supports_prefill_set: false,
 };
 const MODEL = 'anthropic.claude-3-5-sonnet-20240620-v1:0';
 const d: Deployment = { id: `aws-east/${MODEL}`, provider, model: MODEL };

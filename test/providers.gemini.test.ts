@@ -9,7 +9,7 @@ import type { Deployment, StreamEvent } from '../src/providers/types.js';
 const KEY = 'AIzaSyD-test-0123456789abcdefghijklmnopq';
 const provider: ProviderConfig = {
   ...{ name: 'google', type: 'gemini', api_key: KEY, base_url: 'https://generativelanguage.googleapis.com/v1beta', headers: {} },
-  ...{ proxy: undefined, api_version: undefined, region: undefined, aws: undefined, supports_prefill: false },
+  ...{ proxy: undefined, api_version: undefined, region: undefined, aws: undefined, supports_prefill: false, supports_prefill_set: false },
 };
 const d: Deployment = { id: 'google/gemini-2.0-flash', provider, model: 'gemini-2.0-flash' };
 const gemini = adapterFor('gemini');

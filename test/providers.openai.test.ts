@@ -15,6 +15,7 @@ const provider: ProviderConfig = {
   region: undefined,
   aws: undefined,
   supports_prefill: false,
+  supports_prefill_set: false,
 };
 const d: Deployment = { id: 'east/gpt-4o', provider, model: 'gpt-4o' };
 

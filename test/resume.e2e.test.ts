@@ -40,12 +40,22 @@ async function gateway(streaming: Record<string, unknown>): Promise<Gateway> {
       'primary-openai': { type: 'openai', api_key: 'k5', base_url: primary.url },
       'backup-openai': { type: 'openai', api_key: 'k3', base_url: backup.url },
       'backup-claude': { type: 'anthropic', api_key: 'k4', base_url: `${backup.origin}/v1` },
+      // No supports_prefill given: on Bedrock the catalog decides per model.
+      'backup-bedrock': { type: 'bedrock', region: 'us-east-1', access_key_id: 'AKIDEXAMPLE', secret_access_key: 'secret', base_url: backup.origin },
     },
     models: {
       chat: { strategy: 'priority', targets: [{ provider: 'primary', model: 'ds', priority: 1 }, { provider: 'backup', model: 'ds', priority: 2 }] },
       'to-claude': {
         strategy: 'priority',
         targets: [{ provider: 'primary', model: 'ds', priority: 1 }, { provider: 'backup-claude', model: 'claude-x', priority: 2 }],
+      },
+      'to-bedrock-claude': {
+        strategy: 'priority',
+        targets: [{ provider: 'primary', model: 'ds', priority: 1 }, { provider: 'backup-bedrock', model: 'us.anthropic.claude-sonnet-4-5-20250929-v1:0', priority: 2 }],
+      },
+      'to-bedrock-llama': {
+        strategy: 'priority',
+        targets: [{ provider: 'primary', model: 'ds', priority: 1 }, { provider: 'backup-bedrock', model: 'meta.llama3-3-70b-instruct-v1:0', priority: 2 }],
       },
       'openai-only': { targets: [{ provider: 'backup-openai', model: 'gpt' }] },
       'no-prefill': { targets: [{ provider: 'primary-openai', model: 'gpt' }], fallbacks: ['openai-only'] },
@@ -148,6 +158,19 @@ describe('mid-stream resume', () => {
     const final = await s.finalMessage();
     expect(final.content.map((b) => (b.type === 'text' ? b.text : '')).join('')).toBe(REPLY);
     expect(final.stop_reason).toBe('end_turn');
+  });
+
+  it('continues on Claude on Bedrock (the catalog says it takes a prefill), not on Llama on Bedrock', async () => {
+    plan({ cut_after: 2 });
+    const { text, finish } = await collectText(await on.client.chat.completions.create({ model: 'to-bedrock-claude', messages, stream: true }));
+    expect([text, finish]).toEqual([REPLY, 'stop']);
+    expect(backup.stats().records.at(-1)?.path).toMatch(/\/model\/us\.anthropic\.claude-sonnet-4-5[^/]*\/converse-stream$/);
+
+    plan({ cut_after: 2 });
+    const raw = await rawStream(on.server.url, 'to-bedrock-llama');
+    // Llama on Bedrock cannot continue it: the answer goes on where it started (the primary), not on the backup.
+    expect(raw).toMatch(/x-lifeline-resumed: 1; on=primary\/ds/);
+    expect(backup.stats().requests).toBe(0);
   });
 
   it('with resume off, every cut stream ends with an error event the SDK raises', async () => {

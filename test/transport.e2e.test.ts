@@ -41,6 +41,7 @@ async function chat(
     region: undefined,
     aws: undefined,
     supports_prefill: false,
+    supports_prefill_set: false,
   };
   try {
     const res = await transport.send({

@@ -253,6 +253,7 @@ describe('UpstreamCall on a real socket', () => {
     region: undefined,
     aws: undefined,
     supports_prefill: false,
+    supports_prefill_set: false,
   };
 
   afterEach(async () => {

@@ -108,6 +108,7 @@ function buildConfig(parsed: ParsedConfig, env: Env): Config {
       region: provider.region,
       aws: provider.type === 'bedrock' ? awsCredentials(provider, env) : undefined,
       supports_prefill: provider.supports_prefill ?? PROVIDER_TYPES[provider.type].prefill,
+      supports_prefill_set: provider.supports_prefill !== undefined,
     }),
   );
   const models = mapEntries(

@@ -72,9 +72,12 @@ export interface ProviderConfig {
   aws: Readonly<AwsCredentials> | undefined;
   /**
    * Whether this upstream continues a trailing assistant message (prefill), which mid-stream resume needs.
-   * Defaults by type: anthropic yes; deepseek and mistral yes (their `prefix: true` flag); the rest no.
+   * Defaults by type: anthropic yes; deepseek and mistral yes (their `prefix: true` flag); the rest no. On
+   * bedrock the catalog decides per model when the config does not (Claude continues a prefill there).
    */
   supports_prefill: boolean;
+  /** `supports_prefill` was given in the config (else it is the type's default, refined by the catalog). */
+  supports_prefill_set: boolean;
 }
 
 export interface TargetConfig {

@@ -1,6 +1,19 @@
+import { resolveModelInfo } from '../accounting/catalog.js';
 import type { Config } from '../config/types.js';
+import type { RoutedTarget } from '../routing/routes.js';
 import { RetryBudget } from '../resilience/index.js';
 import { type DeploymentHealth, HealthRegistry } from '../routing/health.js';
+
+/**
+ * Whether a deployment can continue a partial answer (prefill), which a resumed stream needs: the provider's
+ * `supports_prefill` when the config sets it; on Bedrock, whose models differ, the catalog's word for the model
+ * (Claude yes, the others no); else the provider type's default.
+ */
+export function canPrefill(t: RoutedTarget): boolean {
+  const p = t.deployment.provider;
+  if (p.supports_prefill_set || p.type !== 'bedrock') return p.supports_prefill;
+  return resolveModelInfo(p.type, t.target).capabilities?.prefill ?? p.supports_prefill;
+}
 
 /** Retries allowed per budget window whatever the traffic, so a quiet deployment can still be retried. */
 const BUDGET_FLOOR = 10;

@@ -14,7 +14,7 @@ import type { Metrics } from '../observability/metrics.js';
 import type { Deployment, RawBody } from '../providers/types.js';
 import { type AttemptInput, type AttemptRecord, attemptJson, relay } from './attempt.js';
 import { chooseTarget, type Choice, supports } from './choose.js';
-import { Deployments } from './deployments.js';
+import { canPrefill, Deployments } from './deployments.js';
 import { Fitter } from './fit-plan.js';
 import { hedgeDelay, LatencyWindow } from './hedge.js';
 import { commitStream, type Launch, launchHedge } from './stream-attempt.js';
@@ -199,7 +199,7 @@ export class Pipeline {
       let last: GatewayError | undefined;
       for (let r: Route | undefined = serving; r && !deadline.signal.aborted; r = chain.next('connection')) {
         const outcome = await this.runModel(next, r, deadline, attempts, {
-          allow: (t) => t.deployment.provider.supports_prefill,
+          allow: canPrefill,
           avoid: failed,
         });
         if (outcome.ok && outcome.result.type === 'stream') {
