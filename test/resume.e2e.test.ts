@@ -57,6 +57,11 @@ async function gateway(streaming: Record<string, unknown>): Promise<Gateway> {
         strategy: 'priority',
         targets: [{ provider: 'primary', model: 'ds', priority: 1 }, { provider: 'backup-bedrock', model: 'meta.llama3-3-70b-instruct-v1:0', priority: 2 }],
       },
+      // The backup's window holds the question (~12 tokens) but not the question plus ten words of answer.
+      'narrow-backup': {
+        strategy: 'priority',
+        targets: [{ provider: 'primary', model: 'ds', priority: 1 }, { provider: 'backup', model: 'ds', priority: 2, context_window: 20 }],
+      },
       'openai-only': { targets: [{ provider: 'backup-openai', model: 'gpt' }] },
       'no-prefill': { targets: [{ provider: 'primary-openai', model: 'gpt' }], fallbacks: ['openai-only'] },
     },
@@ -170,6 +175,14 @@ describe('mid-stream resume', () => {
     const raw = await rawStream(on.server.url, 'to-bedrock-llama');
     // Llama on Bedrock cannot continue it: the answer goes on where it started (the primary), not on the backup.
     expect(raw).toMatch(/x-lifeline-resumed: 1; on=primary\/ds/);
+    expect(backup.stats().requests).toBe(0);
+  });
+
+  it('a continuation goes only where it fits: the answer so far counts against the window', async () => {
+    plan({ cut_after: 10 });
+    const raw = await rawStream(on.server.url, 'narrow-backup');
+    expect(raw).toMatch(/x-lifeline-resumed: 1; on=primary\/ds/); // not the backup, whose window is too small now
+    expect(raw).toContain('[DONE]');
     expect(backup.stats().requests).toBe(0);
   });
 

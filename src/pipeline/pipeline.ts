@@ -198,10 +198,14 @@ export class Pipeline {
       const next = { ...req, body };
       let last: GatewayError | undefined;
       for (let r: Route | undefined = serving; r && !deadline.signal.aborted; r = chain.next('connection')) {
-        const outcome = await this.runModel(next, r, deadline, attempts, {
-          allow: canPrefill,
-          avoid: failed,
-        });
+        // The continuation carries the answer so far: it must still fit the window where it goes.
+        const fit = this.fitter.plan(r, new PromptEstimate(body, undefined), false);
+        if (!fit.ok) {
+          last = fit.error;
+          continue;
+        }
+        const allow = fit.allow ? (t: RoutedTarget) => canPrefill(t) && fit.allow!(t) : canPrefill;
+        const outcome = await this.runModel(next, r, deadline, attempts, { allow, avoid: failed });
         if (outcome.ok && outcome.result.type === 'stream') {
           serving = r;
           return { events: outcome.result.events, body, deployment: outcome.deployment.id };
