@@ -62,6 +62,7 @@ describe('parseConfig', () => {
       proxy: undefined,
       headers: {},
       supports_prefill: false,
+      supports_prefill_set: false,
     });
     expect(config.providers['openai-west']?.base_url).toBe('https://west.example.com/v1');
     expect(config.models['gpt-4o']?.targets).toEqual([
