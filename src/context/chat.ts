@@ -56,7 +56,7 @@ function asArray(value: unknown): unknown[] {
   return Array.isArray(value) ? value : [];
 }
 
-type Count = (text: string) => number;
+export type Count = (text: string) => number;
 
 /**
  * Prompt tokens of a Chat Completions request body for `model`: exact for OpenAI models where the module doc
@@ -65,7 +65,15 @@ type Count = (text: string) => number;
  */
 export function countChatPromptTokens(body: Record<string, unknown>, model: string): number {
   const choice = encodingFor(model);
-  const count: Count = (text) => countEncodedTokens(text, choice.encoding);
+  return applyMargin(promptTokensWith(body, choice, (text) => countEncodedTokens(text, choice.encoding)), choice);
+}
+
+/**
+ * The prompt's tokens before the family margin, with `count` counting each piece of text. The total is the
+ * structure's own tokens plus the sum of `count` over the texts, so the texts can also be counted elsewhere
+ * (see `countChatPromptTokensAsync`).
+ */
+export function promptTokensWith(body: Record<string, unknown>, choice: EncodingChoice, count: Count): number {
   const { functions, otherTools } = toolDefinitions(body);
   const hasFunctions = functions.length > 0;
 
@@ -93,7 +101,7 @@ export function countChatPromptTokens(body: Record<string, unknown>, model: stri
 
   total += toolChoiceTokens(body.tool_choice ?? body.function_call, count);
   total += responseFormatTokens(body.response_format, count);
-  return applyMargin(total, choice);
+  return total;
 }
 
 function messageTokens(message: JsonObject, padSystem: boolean, choice: EncodingChoice, count: Count): number {

@@ -1,4 +1,5 @@
 import { countChatPromptTokens } from './chat.js';
+import { countChatPromptTokensAsync } from './count-async.js';
 import { encodingFor } from './tokens.js';
 
 /** A deployment's limits as far as they are known (catalog or config); unknown limits never exclude it. */
@@ -29,14 +30,21 @@ export class PromptEstimate {
   ) {}
 
   tokens(model: string): number {
-    const choice = encodingFor(model);
-    const key = `${choice.encoding}:${choice.margin}:${choice.family}`;
+    const key = countKey(model);
     let n = this.counts.get(key);
     if (n === undefined) {
       n = countChatPromptTokens(this.body, model);
       this.counts.set(key, n);
     }
     return n;
+  }
+
+  /** Counts ahead, giving the event loop a turn now and then, what `tokens` will be asked for these models. */
+  async prefetch(models: readonly string[]): Promise<void> {
+    for (const model of models) {
+      const key = countKey(model);
+      if (!this.counts.has(key)) this.counts.set(key, await countChatPromptTokensAsync(this.body, model));
+    }
   }
 
   /**
@@ -48,6 +56,12 @@ export class PromptEstimate {
     if (this.bound === undefined) this.bound = this.bytes === undefined || hasMedia(this.body) ? Number.POSITIVE_INFINITY : Math.ceil(this.bytes * 1.3) + 1000;
     return this.bound;
   }
+}
+
+/** Models whose counts are equal share a key: same encoding, margin and family. */
+function countKey(model: string): string {
+  const choice = encodingFor(model);
+  return `${choice.encoding}:${choice.margin}:${choice.family}`;
 }
 
 export interface FitCheck {

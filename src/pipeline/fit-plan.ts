@@ -32,6 +32,31 @@ export class Fitter {
     return w;
   }
 
+  /**
+   * The models whose fit the byte bound cannot settle, for this model and its context_window_fallbacks: their
+   * counts are what `plan` will need (count them with `estimate.prefetch` first, off the event loop's back).
+   */
+  unsettled(route: Route, estimate: PromptEstimate): string[] {
+    const output = requestedOutput(estimate.body) ?? 1;
+    const bound = estimate.upperBound();
+    const models = new Set<string>();
+    const consider = (t: RoutedTarget): void => {
+      const w = this.window(t);
+      if (w.contextWindow === undefined && w.maxInput === undefined) return;
+      if (bound + output > (w.contextWindow ?? Number.POSITIVE_INFINITY) || bound > (w.maxInput ?? Number.POSITIVE_INFINITY)) models.add(w.model);
+    };
+    for (const t of route.targets) consider(t);
+    for (const name of route.model.context_window_fallbacks) for (const t of this.routes.get(name)?.targets ?? []) consider(t);
+    return [...models];
+  }
+
+  /** `plan`, counting first what the bound cannot settle (then a promise: the count gives the event loop turns). */
+  fit(route: Route, estimate: PromptEstimate, transform: boolean): FitPlan | Promise<FitPlan> {
+    const unsettled = this.unsettled(route, estimate);
+    if (unsettled.length === 0) return this.plan(route, estimate, transform);
+    return estimate.prefetch(unsettled).then(() => this.plan(route, estimate, transform));
+  }
+
   plan(route: Route, estimate: PromptEstimate, transform: boolean): FitPlan {
     const output = requestedOutput(estimate.body);
     const fitting = route.targets.filter((t) => checkFit(estimate, this.window(t), output).fits);

@@ -142,7 +142,8 @@ export class Pipeline {
     let last: GatewayError | undefined;
     try {
       for (let route: Route | undefined = primary; route; ) {
-        const fit = estimate ? this.fitter.plan(route, estimate, wantsTransform(req, route)) : { ok: true as const };
+        const planned = estimate ? this.fitter.fit(route, estimate, wantsTransform(req, route)) : { ok: true as const };
+        const fit = planned instanceof Promise ? await planned : planned; // no await for the usual, settled case
         if (!fit.ok) {
           if (route === primary) tooLong = fit.error;
           last = fit.error;
@@ -199,7 +200,7 @@ export class Pipeline {
       let last: GatewayError | undefined;
       for (let r: Route | undefined = serving; r && !deadline.signal.aborted; r = chain.next('connection')) {
         // The continuation carries the answer so far: it must still fit the window where it goes.
-        const fit = this.fitter.plan(r, new PromptEstimate(body, undefined), false);
+        const fit = await this.fitter.fit(r, new PromptEstimate(body, undefined), false);
         if (!fit.ok) {
           last = fit.error;
           continue;
