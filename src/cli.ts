@@ -85,9 +85,9 @@ program
   .addHelpText(
     'after',
     `
-The catalog ships with Lifeline and is dated; a target's context_window, max_output_tokens and
-price in the config override it (and give numbers to models it does not know, e.g. Azure
-deployments or local models). API keys are never printed.
+The catalog ships with Lifeline and is dated; a target's context_window, max_output_tokens,
+max_input_tokens and price in the config override it (and give numbers to models it does not
+know, e.g. Azure deployments or local models). API keys are never printed.
 
 Examples:
   lifeline models                      the whole catalog
