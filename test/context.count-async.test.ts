@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { countChatPromptTokens, PromptEstimate } from '../src/context/index.js';
-import { countChatPromptTokensAsync, countInPieces, pieces } from '../src/context/count-async.js';
+import { countChatPromptTokens, countTextTokens, PromptEstimate } from '../src/context/index.js';
+import { countChatPromptTokensAsync, countInPieces, countTextTokensAsync, pieces } from '../src/context/count-async.js';
 import { countEncodedTokens } from '../src/context/tokens.js';
 
 /** Counting long prompts in slices, with event-loop turns between them, must give exactly the one-piece count. */
@@ -40,6 +40,11 @@ describe('counting in slices', () => {
     for (const model of ['gpt-4o', 'gpt-4', 'claude-sonnet-4-5', 'gemini-2.5-pro', 'deepseek-chat']) {
       expect(await countChatPromptTokensAsync(body, model, 4096), model).toBe(countChatPromptTokens(body, model));
     }
+  });
+
+  it("counts an answer's text exactly as countTextTokens (the usage of a stream whose upstream reported none)", async () => {
+    const answer = text(30_000);
+    for (const model of ['gpt-4o', 'claude-sonnet-4-5']) expect(await countTextTokensAsync(answer, model, 2048)).toBe(countTextTokens(answer, model));
   });
 
   it('gives the event loop turns while it counts a long prompt', async () => {

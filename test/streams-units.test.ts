@@ -13,7 +13,7 @@ const chunk = (id: string, delta: Record<string, unknown>, finish: string | null
 const body = { model: 'gpt-4o', messages: [{ role: 'user', content: 'hi' }], max_tokens: 50 };
 
 describe('Transcript', () => {
-  it('passes the first segment byte for byte and rewrites a continuation into the same answer', () => {
+  it('passes the first segment byte for byte and rewrites a continuation into the same answer', async () => {
     const t = new Transcript('gpt-4o', 1000);
     const first = [chunk('a', { role: 'assistant', content: '' }), chunk('a', { content: 'Hello ' }), chunk('a', { content: 'wor' })];
     for (const c of first) expect(t.accept(c)).toBe(c);
@@ -29,7 +29,7 @@ describe('Transcript', () => {
     expect(usage.usage.prompt_tokens).toBeGreaterThan(10); // the cut segment's prompt is added
     expect(usage.usage.completion_tokens).toBeGreaterThan(1);
     expect(usage.usage.total_tokens).toBe(usage.usage.prompt_tokens + usage.usage.completion_tokens);
-    expect(t.missingUsage(next)).toBeUndefined();
+    expect(await t.missingUsage(next)).toBeUndefined();
   });
 
   it('drops the trailing whitespace from the prefill and from the continuation, so the text is exact', () => {
@@ -59,10 +59,10 @@ describe('Transcript', () => {
     expect(fine.whyNotResumable()).toBeUndefined();
   });
 
-  it('counts usage with the tokenizer when the upstream reports none', () => {
+  it('counts usage with the tokenizer when the upstream reports none', async () => {
     const t = new Transcript('gpt-4o', 1000);
     t.accept(chunk('a', { content: 'hello world' }));
-    const usage = JSON.parse(t.missingUsage(body)!);
+    const usage = JSON.parse((await t.missingUsage(body))!);
     expect(usage).toMatchObject({ id: 'a', choices: [], usage: { completion_tokens: 2 } });
     expect(usage.usage.prompt_tokens).toBeGreaterThan(0);
   });

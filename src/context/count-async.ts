@@ -34,6 +34,19 @@ export async function countChatPromptTokensAsync(body: Record<string, unknown>, 
   return applyMargin(total, choice);
 }
 
+/** `countTextTokens`, in slices with event-loop turns between them. */
+export async function countTextTokensAsync(text: string, model: string, sliceChars = SLICE_CHARS): Promise<number> {
+  const choice = encodingFor(model);
+  let total = 0;
+  let first = true;
+  for (const piece of pieces(text, sliceChars)) {
+    if (!first) await nextTurn();
+    first = false;
+    total += countEncodedTokens(piece, choice.encoding);
+  }
+  return applyMargin(total, choice);
+}
+
 /** `text` in pieces of about `size` characters, cut only at safe boundaries (a piece may be longer). */
 export function* pieces(text: string, size: number): Generator<string> {
   let start = 0;

@@ -1,4 +1,5 @@
 export { countChatPromptTokens, renderFunctions } from './chat.js';
+export { countChatPromptTokensAsync, countTextTokensAsync } from './count-async.js';
 export {
   audioTokens,
   DEFAULT_IMAGE_SIZE,

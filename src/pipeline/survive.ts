@@ -111,8 +111,8 @@ export async function* survive(first: Segment, o: SurviveOptions): AsyncGenerato
 /** Failures that are an answer about the request itself, not an accident of the connection. */
 const REFUSALS: ReadonlySet<string> = new Set(['content_policy', 'bad_request', 'context_length', 'auth']);
 
-function* finish(t: Transcript, segment: Segment, resumed: string[]): Generator<StreamEvent> {
-  const usage = t.missingUsage(segment.body);
+async function* finish(t: Transcript, segment: Segment, resumed: string[]): AsyncGenerator<StreamEvent> {
+  const usage = await t.missingUsage(segment.body);
   if (usage) yield { type: 'chunk', data: usage };
   // A header-like SSE comment: clients ignore it, a person reading the stream (or a proxy log) sees it.
   if (resumed.length > 0) yield { type: 'comment', text: `x-lifeline-resumed: ${resumed.length}; on=${resumed.join(',')}` };

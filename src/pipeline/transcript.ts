@@ -1,4 +1,4 @@
-import { countChatPromptTokens, countTextTokens } from '../context/index.js';
+import { countChatPromptTokens, countChatPromptTokensAsync, countTextTokens, countTextTokensAsync } from '../context/index.js';
 import { plainDeltaContent } from './plain-delta.js';
 
 /** OpenAI usage, as summed over every upstream segment of one answer. */
@@ -24,7 +24,7 @@ interface ChoiceJson {
 
 /**
  * What the client has been sent of one streamed chat answer, so that a stream cut short can be continued
- * elsewhere and stitched in as if nothing happened. Pure: no I/O, no timers.
+ * elsewhere and stitched in as if nothing happened. No I/O; the counts at the end of a stream give the event loop turns.
  *
  * Segment 0 is the first upstream stream; its chunks pass through byte for byte (only observed). Each resume
  * starts a new segment whose chunks are rewritten: the first segment's id, created and model; no second
@@ -136,10 +136,12 @@ export class Transcript {
    * undefined when the last segment reported its own (already summed into its chunk). `body` is the request
    * of the last segment.
    */
-  missingUsage(body: Record<string, unknown>): string | undefined {
+  async missingUsage(body: Record<string, unknown>): Promise<string | undefined> {
     if (this.upstreamUsage) return undefined;
-    const prompt = this.carried.prompt_tokens + countChatPromptTokens(body, this.tokenizerModel);
-    const completion = this.carried.completion_tokens + this.segmentTokens();
+    // Counted in slices (a long prompt or answer would otherwise hold the event loop at the end of the stream).
+    const prompt = this.carried.prompt_tokens + (await countChatPromptTokensAsync(body, this.tokenizerModel));
+    const completion =
+      this.carried.completion_tokens + (await countTextTokensAsync(this.segmentText, this.tokenizerModel)) + Math.ceil(this.segmentOverflow / 4);
     this.upstreamUsage = { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion };
     return JSON.stringify({
       id: this.id,
