@@ -88,7 +88,7 @@ describe('plainDeltaContent', () => {
 });
 
 describe('Transcript with the parse-free path', () => {
-  it('keeps the same text, finish and blockers as parsing every chunk would', () => {
+  it('keeps the same text, finish and blockers as parsing every chunk would', async () => {
     const t = new Transcript('gpt-4o', 1000);
     const parts = ['Hello', ' "quoted"', ' wörld', '', ' {json}', ' done'];
     t.accept(openai({ role: 'assistant', content: '' }));
@@ -97,7 +97,7 @@ describe('Transcript with the parse-free path', () => {
     expect(t.whyNotResumable()).toBeUndefined();
     t.accept(openai({}, {}, { finish_reason: 'stop' }));
     expect(t.finished).toBe(true);
-    const next = t.continuation({ messages: [] }, { messages: [] });
+    const next = await t.continuation({ messages: [] }, { messages: [] });
     expect((next.messages as Array<{ content: string }>).at(-1)?.content).toBe(parts.join(''));
 
     const tool = new Transcript('gpt-4o', 1000);

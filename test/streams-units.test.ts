@@ -17,7 +17,7 @@ describe('Transcript', () => {
     const t = new Transcript('gpt-4o', 1000);
     const first = [chunk('a', { role: 'assistant', content: '' }), chunk('a', { content: 'Hello ' }), chunk('a', { content: 'wor' })];
     for (const c of first) expect(t.accept(c)).toBe(c);
-    const next = t.continuation(body, body);
+    const next = await t.continuation(body, body);
     expect((next.messages as unknown[]).at(-1)).toEqual({ role: 'assistant', content: 'Hello wor', prefix: true });
     expect(next.max_tokens).toBeLessThan(50);
     expect(t.accept(chunk('b', { role: 'assistant', content: '', refusal: null }))).toBe(''); // a second role: dropped
@@ -32,10 +32,10 @@ describe('Transcript', () => {
     expect(await t.missingUsage(next)).toBeUndefined();
   });
 
-  it('drops the trailing whitespace from the prefill and from the continuation, so the text is exact', () => {
+  it('drops the trailing whitespace from the prefill and from the continuation, so the text is exact', async () => {
     const t = new Transcript('claude-x', 1000);
     t.accept(chunk('a', { content: 'The quiet ' }));
-    const next = t.continuation(body, body);
+    const next = await t.continuation(body, body);
     expect((next.messages as Array<{ content: string }>).at(-1)?.content).toBe('The quiet');
     expect(JSON.parse(t.accept(chunk('b', { content: ' harbor ' }))).choices[0].delta.content).toBe('harbor ');
     expect(JSON.parse(t.accept(chunk('b', { content: ' guides' }))).choices[0].delta.content).toBe(' guides'); // only once

@@ -89,7 +89,7 @@ export async function* survive(first: Segment, o: SurviveOptions): AsyncGenerato
         yield { type: 'error', error: notResumed(failure, why) };
         return;
       }
-      const body = t.continuation(o.original, segment.body);
+      const body = await t.continuation(o.original, segment.body);
       try {
         const from = segment.deployment;
         segment = await o.open(body);

@@ -1,4 +1,4 @@
-import { countChatPromptTokens, countChatPromptTokensAsync, countTextTokens, countTextTokensAsync } from '../context/index.js';
+import { countChatPromptTokensAsync, countTextTokensAsync } from '../context/index.js';
 import { plainDeltaContent } from './plain-delta.js';
 
 /** OpenAI usage, as summed over every upstream segment of one answer. */
@@ -118,9 +118,9 @@ export class Transcript {
    * original messages plus the text so far as a trailing assistant message (prefill). `body` is the request
    * the failed segment was sent with; its prompt and the text it produced are counted toward usage.
    */
-  continuation(original: Record<string, unknown>, failedBody: Record<string, unknown>): Record<string, unknown> {
-    this.carried.prompt_tokens += countChatPromptTokens(failedBody, this.tokenizerModel);
-    this.carried.completion_tokens += this.segmentTokens();
+  async continuation(original: Record<string, unknown>, failedBody: Record<string, unknown>): Promise<Record<string, unknown>> {
+    this.carried.prompt_tokens += await countChatPromptTokensAsync(failedBody, this.tokenizerModel);
+    this.carried.completion_tokens += await this.segmentTokens();
     this.carried.total_tokens = this.carried.prompt_tokens + this.carried.completion_tokens;
     this.segment++;
     this.segmentText = '';
@@ -140,8 +140,7 @@ export class Transcript {
     if (this.upstreamUsage) return undefined;
     // Counted in slices (a long prompt or answer would otherwise hold the event loop at the end of the stream).
     const prompt = this.carried.prompt_tokens + (await countChatPromptTokensAsync(body, this.tokenizerModel));
-    const completion =
-      this.carried.completion_tokens + (await countTextTokensAsync(this.segmentText, this.tokenizerModel)) + Math.ceil(this.segmentOverflow / 4);
+    const completion = this.carried.completion_tokens + (await this.segmentTokens());
     this.upstreamUsage = { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion };
     return JSON.stringify({
       id: this.id,
@@ -158,9 +157,9 @@ export class Transcript {
     return this.upstreamUsage;
   }
 
-  private segmentTokens(): number {
+  private async segmentTokens(): Promise<number> {
     // Text past the buffer is estimated at 4 characters a token rather than kept.
-    return countTextTokens(this.segmentText, this.tokenizerModel) + Math.ceil(this.segmentOverflow / 4);
+    return (await countTextTokensAsync(this.segmentText, this.tokenizerModel)) + Math.ceil(this.segmentOverflow / 4);
   }
 
   private observeChoices(choices: ChoiceJson[] | undefined): void {
