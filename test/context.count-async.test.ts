@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { countChatPromptTokens, countTextTokens, PromptEstimate } from '../src/context/index.js';
-import { countChatPromptTokensAsync, countInPieces, countTextTokensAsync, pieces } from '../src/context/count-async.js';
-import { countEncodedTokens } from '../src/context/tokens.js';
+import { countChatPromptTokensAsync, countTextTokensAsync, pieces } from '../src/context/count-async.js';
+import { countEncodedTokens, type EncodingName } from '../src/context/tokens.js';
 
 /** Counting long prompts in slices, with event-loop turns between them, must give exactly the one-piece count. */
 
@@ -11,6 +11,7 @@ const rand = () => {
   return seed / 0x7fffffff;
 };
 const WORDS = ['hello', 'World', "don't", 'naïve', 'über', '日本語', 'x', '42', '3.14', '!!', '...', '  ', '\n', '\n\n', '\r\n', '\t', 'émoji😀', 'a\u0301', '{"k": 1}', 'CamelCase', "it's", '—', ' '];
+const countInPieces = (t: string, encoding: EncodingName, size: number) => [...pieces(t, size)].reduce((n, p) => n + countEncodedTokens(p, encoding), 0);
 const text = (words: number) => Array.from({ length: words }, () => WORDS[Math.floor(rand() * WORDS.length)]! + (rand() < 0.7 ? ' ' : '')).join('');
 
 describe('counting in slices', () => {

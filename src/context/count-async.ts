@@ -8,7 +8,7 @@
  */
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { promptTokensWith } from './chat.js';
-import { applyMargin, countEncodedTokens, type EncodingName, encodingFor } from './tokens.js';
+import { applyMargin, countEncodedTokens, encodingFor } from './tokens.js';
 
 const SLICE_CHARS = 16 * 1024;
 
@@ -73,11 +73,4 @@ function safeCut(text: string, from: number): number {
     if (c === ' ' && LETTER.test(prev) && LETTER.test(next)) return i;
   }
   return -1;
-}
-
-/** For tests: the pieces' counts, to compare with the whole's. */
-export function countInPieces(text: string, encoding: EncodingName, size: number): number {
-  let n = 0;
-  for (const piece of pieces(text, size)) n += countEncodedTokens(piece, encoding);
-  return n;
 }
