@@ -75,15 +75,17 @@ export interface FitCheck {
  * input cap if there is one. Counts only when the cheap bound cannot tell.
  */
 export function checkFit(estimate: PromptEstimate, window: Window, output: number | undefined): FitCheck {
-  if (window.contextWindow === undefined && window.maxInput === undefined) return { fits: true, need: 0 };
-  const total = window.contextWindow ?? Number.POSITIVE_INFINITY;
-  const input = window.maxInput ?? Number.POSITIVE_INFINITY;
-  const reserve = output ?? 1;
-  const bound = estimate.upperBound();
-  if (bound + reserve <= total && bound <= input) return { fits: true, need: 0 };
+  if (settledByBound(estimate, window, output)) return { fits: true, need: 0 };
   const prompt = estimate.tokens(window.model);
-  const need = prompt + reserve;
-  return { fits: need <= total && prompt <= input, need };
+  const need = prompt + (output ?? 1);
+  return { fits: need <= (window.contextWindow ?? Number.POSITIVE_INFINITY) && prompt <= (window.maxInput ?? Number.POSITIVE_INFINITY), need };
+}
+
+/** Whether the request surely fits without counting: no known limit, or the byte bound is within them. */
+export function settledByBound(estimate: PromptEstimate, window: Window, output: number | undefined): boolean {
+  if (window.contextWindow === undefined && window.maxInput === undefined) return true;
+  const bound = estimate.upperBound();
+  return bound + (output ?? 1) <= (window.contextWindow ?? Number.POSITIVE_INFINITY) && bound <= (window.maxInput ?? Number.POSITIVE_INFINITY);
 }
 
 /** The most prompt tokens a deployment takes with `reserve` tokens of output left: window and input cap both. */

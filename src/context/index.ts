@@ -21,5 +21,5 @@ export {
   preloadEncoding,
 } from './tokens.js';
 export type { EncodingChoice, EncodingName, ModelFamily } from './tokens.js';
-export { checkFit, clampOutput, type FitCheck, PromptEstimate, promptBudget, requestedOutput, type Window } from './fit.js';
+export { checkFit, clampOutput, type FitCheck, PromptEstimate, promptBudget, requestedOutput, settledByBound, type Window } from './fit.js';
 export { type CountPrompt, middleOut, type MiddleOutResult } from './middle-out.js';

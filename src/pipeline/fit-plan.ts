@@ -1,5 +1,15 @@
 import { resolveModelInfo } from '../accounting/catalog.js';
-import { checkFit, clampOutput, countChatPromptTokens, middleOut, PromptEstimate, promptBudget, requestedOutput, type Window } from '../context/index.js';
+import {
+  checkFit,
+  clampOutput,
+  countChatPromptTokens,
+  middleOut,
+  PromptEstimate,
+  promptBudget,
+  requestedOutput,
+  settledByBound,
+  type Window,
+} from '../context/index.js';
 import { GatewayError } from '../errors.js';
 import type { Route, RoutedTarget } from '../routing/routes.js';
 
@@ -37,13 +47,11 @@ export class Fitter {
    * counts are what `plan` will need (count them with `estimate.prefetch` first, off the event loop's back).
    */
   unsettled(route: Route, estimate: PromptEstimate): string[] {
-    const output = requestedOutput(estimate.body) ?? 1;
-    const bound = estimate.upperBound();
+    const output = requestedOutput(estimate.body);
     const models = new Set<string>();
     const consider = (t: RoutedTarget): void => {
       const w = this.window(t);
-      if (w.contextWindow === undefined && w.maxInput === undefined) return;
-      if (bound + output > (w.contextWindow ?? Number.POSITIVE_INFINITY) || bound > (w.maxInput ?? Number.POSITIVE_INFINITY)) models.add(w.model);
+      if (!settledByBound(estimate, w, output)) models.add(w.model);
     };
     for (const t of route.targets) consider(t);
     for (const name of route.model.context_window_fallbacks) for (const t of this.routes.get(name)?.targets ?? []) consider(t);
