@@ -22,6 +22,9 @@ describe('plainDeltaContent', () => {
     expect(plainDeltaContent(openai({ content: '' }))).toBe('');
     expect(plainDeltaContent(openai({ content: 'ünï {x: [1]} 😀' }))).toBe('ünï {x: [1]} 😀');
     expect(plainDeltaContent('{"choices":[{"index":0,"delta":{"content":"a","refusal":null,"reasoning_content":null}}]}')).toBe('a');
+    // A stream's first chunk names the role before the content.
+    expect(plainDeltaContent(openai({ role: 'assistant', content: '', refusal: null }))).toBe('');
+    expect(plainDeltaContent(openai({ role: 'assistant', content: 'Hi' }))).toBe('Hi');
   });
 
   it('leaves to the parser every chunk that is not provably plain', () => {
@@ -37,7 +40,10 @@ describe('plainDeltaContent', () => {
       openai({ content: 'a', reasoning: 'hmm' }),
       openai({ content: 'a' }, {}, { index: 1 }),
       openai({ content: 'a' }, {}, { index: 10 }),
-      openai({ role: 'assistant', content: 'a' }), // content not first in the delta: the parser decides
+      openai({ role: 'user', content: 'a' }), // not the assistant's role: the parser decides
+      openai({ role: 'assistant', content: null }),
+      openai({ role: 'assistant', content: 'a', tool_calls: [{ index: 0, function: { arguments: '{}' } }] }),
+      JSON.stringify({ choices: [{ index: 0, delta: { role: 'assistant', content: 'a' } }, { index: 1, delta: { content: 'b' } }] }),
       JSON.stringify({ choices: [{ index: 0, delta: { content: 'a' } }, { index: 1, delta: { content: 'b' } }] }),
       JSON.stringify({ choices: [{ delta: { content: 'a' } }] }), // no index
       '{"choices":[{"index":0,"delta":{"content":"a"}}', // cut short
@@ -60,7 +66,8 @@ describe('plainDeltaContent', () => {
     const text = () => Array.from({ length: Math.floor(rand() * 8) }, () => pick(['a', ' ', '"', '\\', '{', '}', '[', ']', 'é', '\n', ':', ',', 'null', '"index":1'])).join('');
     let accepted = 0;
     for (let i = 0; i < 5000; i++) {
-      const delta: Record<string, unknown> = {};
+      // The role before the content sometimes (a first chunk), after it sometimes.
+      const delta: Record<string, unknown> = rand() < 0.1 ? { role: pick(['assistant', 'assistant', 'user']) } : {};
       if (rand() < 0.9) delta.content = text();
       if (rand() < 0.1) delta.role = 'assistant';
       if (rand() < 0.05) delta.tool_calls = [{ index: 0, function: { arguments: text() } }];
@@ -111,5 +118,19 @@ describe('Transcript with the parse-free path', () => {
     over.accept(openai({ content: 'abc' }));
     over.accept(openai({ content: 'def' }));
     expect(over.whyNotResumable()).toMatch(/resume_max_chars/);
+  });
+
+  it("stamps a resumed segment and the counted usage with the first chunk's id, created and model, read when needed", async () => {
+    const t = new Transcript('gpt-4o', 1000);
+    const first = JSON.stringify({ id: 'chatcmpl-A', object: 'chat.completion.chunk', created: 7, model: 'gpt-4o-x', choices: [{ index: 0, delta: { role: 'assistant', content: 'Hel' }, finish_reason: null }] });
+    expect(plainDeltaContent(first)).toBe('Hel'); // taken without a parse
+    expect(t.accept(first)).toBe(first);
+    await t.continuation({ messages: [] }, { messages: [] });
+    const next = JSON.stringify({ id: 'other', object: 'chat.completion.chunk', created: 9, model: 'other-model', choices: [{ index: 0, delta: { role: 'assistant', content: 'lo' }, finish_reason: null }] });
+    expect(JSON.parse(t.accept(next))).toMatchObject({ id: 'chatcmpl-A', created: 7, model: 'gpt-4o-x', choices: [{ delta: { content: 'lo' } }] });
+    expect(JSON.parse(t.accept(JSON.stringify({ id: 'other', choices: [{ index: 0, delta: {}, finish_reason: 'stop' }] })))).toMatchObject({ id: 'chatcmpl-A' });
+    const usage = JSON.parse((await t.missingUsage({ messages: [] })) ?? '{}');
+    expect(usage).toMatchObject({ id: 'chatcmpl-A', created: 7, model: 'gpt-4o-x', choices: [] });
+    expect(usage.usage.completion_tokens).toBeGreaterThan(0);
   });
 });

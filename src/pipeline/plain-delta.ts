@@ -14,18 +14,25 @@ const NULL_ONLY = ['"finish_reason":', '"usage":', '"refusal":', '"reasoning_con
 /** Keys that must not occur at all. */
 const ABSENT = ['"tool_calls"', '"function_call"', '"error"'];
 const DELTA = '"delta":{"content":"';
+/** A stream's first chunk: the role, then the content (OpenAI's own first chunk has `"content":""`). */
+const ROLE_DELTA = '"delta":{"role":"assistant","content":"';
 const INDEX = '"index":';
 
 /**
- * The content text of `data` when it is a plain content delta of choice 0: `"delta":{"content":"…"`,
- * exactly one `"index":0`, finish_reason, usage, refusal and reasoning null or absent, no tool or function
- * call. Otherwise undefined (parse it).
+ * The content text of `data` when it is a plain content delta of choice 0: `"delta":{"content":"…"` (or, in a
+ * stream's first chunk, `"delta":{"role":"assistant","content":"…"`), exactly one `"index":0`, finish_reason,
+ * usage, refusal and reasoning null or absent, no tool or function call. Otherwise undefined (parse it).
  */
 export function plainDeltaContent(data: string): string | undefined {
   if (data.indexOf('\\') !== -1 || !balanced(data)) return undefined;
-  const at = data.indexOf(DELTA);
-  if (at === -1 || data.indexOf(DELTA, at + 1) !== -1) return undefined;
-  const start = at + DELTA.length;
+  let delta = DELTA;
+  let at = data.indexOf(DELTA);
+  if (at === -1) {
+    delta = ROLE_DELTA;
+    at = data.indexOf(ROLE_DELTA);
+  }
+  if (at === -1 || data.indexOf(delta, at + 1) !== -1) return undefined;
+  const start = at + delta.length;
   const end = data.indexOf('"', start);
   if (end === -1) return undefined;
   // One choice, and it is choice 0.

@@ -39,10 +39,9 @@ export class Transcript {
   private segmentText = '';
   private segmentOverflow = 0;
   private blocker: string | undefined;
-  private id: unknown;
-  private created: unknown;
-  private model: unknown;
-  private started = false;
+  /** The first chunk's text: its id, created and model stamp a resumed segment's chunks (parsed when needed). */
+  private first: string | undefined;
+  private stamp: { id: unknown; created: unknown; model: unknown } | undefined;
   private segment = 0;
   private pendingTrim = '';
   private upstreamUsage: Usage | undefined;
@@ -58,10 +57,11 @@ export class Transcript {
 
   /** Observes one canonical chunk (JSON text) and returns what the client gets: the same text, a rewrite, or ''. */
   accept(data: string): string {
-    if (this.segment === 0 && this.started) {
-      // Most chunks: observed without a parse (segment 0 passes through as is anyway).
+    if (this.segment === 0) {
+      // Most chunks, the first included: observed without a parse (segment 0 passes through as is anyway).
       const content = plainDeltaContent(data);
       if (content !== undefined) {
+        this.first ??= data;
         if (content !== '') this.append(content);
         return data;
       }
@@ -73,11 +73,9 @@ export class Transcript {
       this.blocker ??= 'the upstream sent a chunk that is not JSON';
       return this.segment === 0 ? data : '';
     }
-    if (!this.started) {
-      this.started = true;
-      this.id = chunk.id;
-      this.created = chunk.created;
-      this.model = chunk.model;
+    if (this.first === undefined) {
+      this.first = data;
+      this.stamp = { id: chunk.id, created: chunk.created, model: chunk.model };
     }
     const usage = readUsage(chunk.usage);
     if (this.segment === 0) {
@@ -85,9 +83,10 @@ export class Transcript {
       if (usage) this.upstreamUsage = usage;
       return data;
     }
-    chunk.id = this.id;
-    chunk.created = this.created;
-    chunk.model = this.model;
+    const stamp = this.identity();
+    chunk.id = stamp.id;
+    chunk.created = stamp.created;
+    chunk.model = stamp.model;
     let keep = usage !== undefined;
     if (usage) {
       this.upstreamUsage = sumUsage(this.carried, usage);
@@ -142,11 +141,12 @@ export class Transcript {
     const prompt = this.carried.prompt_tokens + (await countChatPromptTokensAsync(body, this.tokenizerModel));
     const completion = this.carried.completion_tokens + (await this.segmentTokens());
     this.upstreamUsage = { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion };
+    const stamp = this.identity();
     return JSON.stringify({
-      id: this.id,
+      id: stamp.id,
       object: 'chat.completion.chunk',
-      created: this.created,
-      model: this.model,
+      created: stamp.created,
+      model: stamp.model,
       choices: [],
       usage: this.upstreamUsage,
     });
@@ -155,6 +155,19 @@ export class Transcript {
   /** The answer's usage as known so far (summed over segments), for logs. */
   get usage(): Usage | undefined {
     return this.upstreamUsage;
+  }
+
+  /** The id, created and model of the answer's first chunk (none before it: undefined, left out of the JSON). */
+  private identity(): { id: unknown; created: unknown; model: unknown } {
+    if (this.stamp) return this.stamp;
+    let chunk: ChunkJson = {};
+    try {
+      chunk = this.first === undefined ? {} : (JSON.parse(this.first) as ChunkJson);
+    } catch {
+      // A first chunk that was taken as plain is JSON; this is only for the type checker.
+    }
+    this.stamp = { id: chunk.id, created: chunk.created, model: chunk.model };
+    return this.stamp;
   }
 
   private async segmentTokens(): Promise<number> {
