@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { checkFit, clampOutput, countChatPromptTokens, middleOut, PromptEstimate, promptBudget, requestedOutput } from '../src/context/index.js';
+import { checkFit, clampOutput, countChatPromptTokens, countChatPromptTokensAsync, middleOut, PromptEstimate, promptBudget, requestedOutput } from '../src/context/index.js';
 
 type Message = { role: string; content: string | null; tool_calls?: unknown[]; tool_call_id?: string };
 
@@ -23,14 +23,14 @@ function conversation(turns: number): Message[] {
 
 const count = (body: Record<string, unknown>) => countChatPromptTokens(body, 'gpt-4o');
 
-describe('middle-out', () => {
-  it('fits a 300-message conversation into the budget, keeping system, first and last, with a marker', () => {
+describe('middle-out', async () => {
+  it('fits a 300-message conversation into the budget, keeping system, first and last, with a marker', async () => {
     const messages = conversation(300);
     const body = { model: 'gpt-4o', messages };
     const before = count(body);
     const budget = 4000;
     expect(before).toBeGreaterThan(budget * 3);
-    const result = middleOut(body, budget, count);
+    const result = await middleOut(body, budget, count);
     expect(result).toBeDefined();
     const out = result!.body.messages as Message[];
     expect(count(result!.body)).toBeLessThanOrEqual(budget);
@@ -52,17 +52,17 @@ describe('middle-out', () => {
     expect(out.filter((m) => m.role === 'tool')).toHaveLength(calls);
   });
 
-  it('takes from the middle first: the newest and oldest turns survive', () => {
+  it('takes from the middle first: the newest and oldest turns survive', async () => {
     const messages = conversation(40);
-    const result = middleOut({ model: 'gpt-4o', messages }, count({ model: 'gpt-4o', messages }) - 500, count)!;
+    const result = (await middleOut({ model: 'gpt-4o', messages }, count({ model: 'gpt-4o', messages }) - 500, count))!;
     const out = result.body.messages as Message[];
     expect(out[2]).toBe(messages[2]);
     expect(out.at(-2)).toBe(messages.at(-2));
   });
 
-  it('cuts the middle of a single huge message when removing messages is not enough', () => {
+  it('cuts the middle of a single huge message when removing messages is not enough', async () => {
     const body = { model: 'gpt-4o', messages: [{ role: 'system', content: 'Be brief.' }, { role: 'user', content: `START ${'lorem ipsum dolor '.repeat(5000)} END` }] };
-    const result = middleOut(body, 2000, count)!;
+    const result = (await middleOut(body, 2000, count))!;
     const last = (result.body.messages as Message[]).at(-1)!.content as string;
     expect(count(result.body)).toBeLessThanOrEqual(2000);
     expect(last.startsWith('START')).toBe(true);
@@ -71,11 +71,30 @@ describe('middle-out', () => {
     expect(result.truncated).toBe(1);
   });
 
-  it('leaves a request that fits alone, and gives up when the protected messages alone are too big', () => {
+  it('leaves a request that fits alone, and gives up when the protected messages alone are too big', async () => {
     const small = { model: 'gpt-4o', messages: conversation(2) };
-    expect(middleOut(small, 100_000, count)).toEqual({ body: small, removed: 0, truncated: 0 });
+    expect(await middleOut(small, 100_000, count)).toEqual({ body: small, removed: 0, truncated: 0 });
     const hopeless = { model: 'gpt-4o', messages: [{ role: 'system', content: 'x '.repeat(5000) }, { role: 'user', content: 'hi' }] };
-    expect(middleOut(hopeless, 10, count)).toBeUndefined();
+    expect(await middleOut(hopeless, 10, count)).toBeUndefined();
+  });
+
+  it('counting in slices, it gives the event loop turns on a ~1 MB conversation and trims exactly as counting in one piece', async () => {
+    // Long turns: every message is ~4 KB, so the counts of the whole and of what is kept run to hundreds of KB.
+    const messages = conversation(240).map((m) => (typeof m.content === 'string' && m.content.startsWith('turn') ? { ...m, content: m.content.repeat(20) } : m));
+    const body = { model: 'gpt-4o', messages };
+    expect(JSON.stringify(body).length).toBeGreaterThan(900_000);
+    const budget = 60_000;
+    const sync = await middleOut(body, budget, count);
+    let turns = 0;
+    const tick = setInterval(() => turns++, 0);
+    try {
+      const sliced = await middleOut(body, budget, (b) => countChatPromptTokensAsync(b, 'gpt-4o'));
+      expect(sliced).toEqual(sync);
+    } finally {
+      clearInterval(tick);
+    }
+    expect(sync?.removed).toBeGreaterThan(0);
+    expect(turns).toBeGreaterThan(5); // a timer ran in between, many times: the trimming did not hold the loop
   });
 });
 
@@ -112,5 +131,39 @@ describe('fit checks', () => {
     expect(requestedOutput({ max_tokens: 5 })).toBe(5);
     expect(requestedOutput({ max_completion_tokens: 7, max_tokens: 5 })).toBe(7);
     expect(requestedOutput({})).toBeUndefined();
+  });
+});
+
+describe('Fitter with middle-out', () => {
+  it('trims a ~1 MB conversation without holding the event loop, and the trimmed request fits', async () => {
+    const { resolveConfig } = await import('../src/config/index.js');
+    const { buildRoutes } = await import('../src/routing/routes.js');
+    const { Fitter } = await import('../src/pipeline/fit-plan.js');
+    const config = resolveConfig({
+      providers: { p: { type: 'openai', api_key: 'k', base_url: 'http://127.0.0.1:9/v1' } },
+      models: { m: { targets: [{ provider: 'p', model: 'gpt-4o', context_window: 8_000, max_output_tokens: 4_000 }], transforms: ['middle-out'] } },
+    });
+    const routes = buildRoutes(config);
+    const messages = conversation(240).map((m) => (typeof m.content === 'string' && m.content.startsWith('turn') ? { ...m, content: m.content.repeat(20) } : m));
+    const body = { model: 'm', messages };
+    const estimate = new PromptEstimate(body, JSON.stringify(body).length);
+    const fitter = new Fitter(routes);
+    const route = routes.get('m')!;
+    await estimate.prefetch(fitter.unsettled(route, estimate)); // what `fit` counts first: the whole prompt
+    let turns = 0;
+    const tick = setInterval(() => turns++, 0);
+    let planned: Awaited<ReturnType<InstanceType<typeof Fitter>['plan']>>;
+    try {
+      planned = await fitter.plan(route, estimate, true);
+    } finally {
+      clearInterval(tick);
+    }
+    expect(planned.ok).toBe(true);
+    if (!planned.ok) return;
+    expect(planned.applied?.[0]).toMatch(/middle-out removed \d+ message/);
+    expect(countChatPromptTokens(planned.body!, 'gpt-4o')).toBeLessThanOrEqual(8_000 - 4_000);
+    // Nearly every message (~4 KB each, ~1 MB in all) was counted to be removed, and what is kept is ~16 KB: the
+    // turns come from pacing those many small counts together.
+    expect(turns).toBeGreaterThan(20);
   });
 });

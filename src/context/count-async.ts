@@ -12,7 +12,20 @@ import { applyMargin, countEncodedTokens, encodingFor } from './tokens.js';
 
 const SLICE_CHARS = 16 * 1024;
 
-export async function countChatPromptTokensAsync(body: Record<string, unknown>, model: string, sliceChars = SLICE_CHARS): Promise<number> {
+/**
+ * How much was counted since the last turn given back. Calls that share one (many small counts in a row, as
+ * middle-out makes) give turns by their total, not each by its own.
+ */
+export interface Pace {
+  sinceTurn: number;
+}
+
+export async function countChatPromptTokensAsync(
+  body: Record<string, unknown>,
+  model: string,
+  sliceChars = SLICE_CHARS,
+  pace: Pace = { sinceTurn: 0 },
+): Promise<number> {
   const choice = encodingFor(model);
   const texts: string[] = [];
   // The structure's own tokens, with every text set aside for counting below.
@@ -20,13 +33,12 @@ export async function countChatPromptTokensAsync(body: Record<string, unknown>, 
     texts.push(text);
     return 0;
   });
-  let sinceTurn = 0;
   for (const text of texts) {
     for (const piece of pieces(text, sliceChars)) {
       total += countEncodedTokens(piece, choice.encoding);
-      sinceTurn += piece.length;
-      if (sinceTurn >= sliceChars) {
-        sinceTurn = 0;
+      pace.sinceTurn += piece.length;
+      if (pace.sinceTurn >= sliceChars) {
+        pace.sinceTurn = 0;
         await nextTurn();
       }
     }

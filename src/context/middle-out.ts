@@ -3,7 +3,8 @@
  * where they matter least — the system messages, the first message (the task) and the last (the question) stay.
  * An assistant message with tool calls goes together with the tool results that answer it (a result without
  * its call, or a call without its results, is refused by the APIs). A marker message says what was removed.
- * When removing every middle message is not enough, the longest remaining text is cut in its middle. Pure.
+ * When removing every middle message is not enough, the longest remaining text is cut in its middle. Pure but
+ * for the counting, which the caller supplies.
  */
 
 type Json = Record<string, unknown>;
@@ -16,44 +17,49 @@ export interface MiddleOutResult {
   truncated: number;
 }
 
-/** Counts the prompt tokens of a request body (the caller's tokenizer for the target model). */
-export type CountPrompt = (body: Json) => number;
+/**
+ * Counts the prompt tokens of a request body (the caller's tokenizer for the target model); a promise when it
+ * counts in slices, giving the event loop turns (a prompt long enough to need trimming is a long count).
+ */
+export type CountPrompt = (body: Json) => number | Promise<number>;
 
 const MARKER = (n: number): string =>
   `[${n} earlier message${n === 1 ? ' was' : 's were'} removed here by the gateway (middle-out) to fit the model's context window]`;
 const CUT = '\n[… cut by the gateway (middle-out) to fit the context window …]\n';
 
 /** `body` trimmed to at most `budget` prompt tokens, or undefined when even the protected messages do not fit. */
-export function middleOut(body: Json, budget: number, count: CountPrompt): MiddleOutResult | undefined {
+export async function middleOut(body: Json, budget: number, count: CountPrompt): Promise<MiddleOutResult | undefined> {
   const messages = Array.isArray(body.messages) ? (body.messages as Json[]) : [];
-  if (count(body) <= budget) return { body, removed: 0, truncated: 0 };
+  const whole = await count(body);
+  if (whole <= budget) return { body, removed: 0, truncated: 0 };
 
   const units = middleUnits(messages);
   // Per-message cost, each message counted once, without the request's tools: a message's tokens are (nearly)
   // additive in every recipe.
   const bare = (list: Json[]): Json => ({ model: body.model, messages: list });
-  const empty = count(bare([]));
-  const cost = (unit: number[]): number => count(bare(unit.map((i) => messages[i] as Json))) - empty;
+  const empty = await count(bare([]));
+  const cost = async (unit: number[]): Promise<number> => (await count(bare(unit.map((i) => messages[i] as Json)))) - empty;
   const gone = new Set<number>();
-  let total = count(body) + count(bare([{ role: 'system', content: MARKER(messages.length) }])) - empty;
+  let total = whole + (await count(bare([{ role: 'system', content: MARKER(messages.length) }]))) - empty;
   for (const index of outward(units.length)) {
     if (total <= budget) break;
     const unit = units[index] as number[];
-    total -= cost(unit);
+    total -= await cost(unit);
     for (const i of unit) gone.add(i);
   }
   let kept = rebuild(messages, gone);
   let out: Json = { ...body, messages: kept };
+  let tokens = await count(out);
   let truncated = 0;
-  for (let round = 0; round < 4 && count(out) > budget; round++) {
-    const over = count(out) - budget;
-    const cut = cutLongest(kept, over);
+  for (let round = 0; round < 4 && tokens > budget; round++) {
+    const cut = cutLongest(kept, tokens - budget);
     if (!cut) break;
     kept = cut;
     out = { ...body, messages: kept };
+    tokens = await count(out);
     truncated = Math.max(truncated, 1);
   }
-  if (count(out) > budget) return undefined;
+  if (tokens > budget) return undefined;
   return { body: out, removed: gone.size, truncated };
 }
 

@@ -2,7 +2,7 @@ import { resolveModelInfo } from '../accounting/catalog.js';
 import {
   checkFit,
   clampOutput,
-  countChatPromptTokens,
+  countChatPromptTokensAsync,
   middleOut,
   PromptEstimate,
   promptBudget,
@@ -65,7 +65,8 @@ export class Fitter {
     return estimate.prefetch(unsettled).then(() => this.plan(route, estimate, transform));
   }
 
-  plan(route: Route, estimate: PromptEstimate, transform: boolean): FitPlan {
+  /** A promise only when middle-out runs (it counts what it removes and keeps in slices). */
+  plan(route: Route, estimate: PromptEstimate, transform: boolean): FitPlan | Promise<FitPlan> {
     const output = requestedOutput(estimate.body);
     const fitting = route.targets.filter((t) => checkFit(estimate, this.window(t), output).fits);
     if (fitting.length === route.targets.length) return { ok: true };
@@ -78,8 +79,7 @@ export class Fitter {
         return { ok: true, allow: only(promptFits), body: withOutput(estimate.body, limit), applied: [`max_tokens clamped to ${limit}`] };
       }
       if (!this.anyFits(route.model.context_window_fallbacks, estimate)) {
-        const trimmed = this.trim(route, estimate, output);
-        if (trimmed) return trimmed;
+        return this.trim(route, estimate, output).then((trimmed) => trimmed ?? { ok: false, error: this.tooLong(route, estimate, output) });
       }
     }
     return { ok: false, error: this.tooLong(route, estimate, output) };
@@ -92,7 +92,7 @@ export class Fitter {
   }
 
   /** Middle-out against the model's largest known prompt budget, reserving the requested output (or 4,096). */
-  private trim(route: Route, estimate: PromptEstimate, output: number | undefined): FitPlan | undefined {
+  private async trim(route: Route, estimate: PromptEstimate, output: number | undefined): Promise<FitPlan | undefined> {
     const reserveOf = (w: Window): number => Math.min(output ?? OUTPUT_RESERVE, w.maxOutput ?? OUTPUT_RESERVE);
     const budgetOf = (t: RoutedTarget): number => {
       const w = this.window(t);
@@ -103,9 +103,15 @@ export class Fitter {
     const w = this.window(largest);
     const reserve = reserveOf(w);
     const budget = budgetOf(largest);
-    const result = middleOut(estimate.body, budget, (body) => countChatPromptTokens(body, w.model));
+    // Its counts (the whole prompt's is known already; each removed message; what is kept) run to the prompt's
+    // length again: in slices, paced together, so that the loop gets its turns.
+    const pace = { sinceTurn: 0 };
+    const count = (body: Record<string, unknown>) =>
+      body === estimate.body ? estimate.tokens(w.model) : countChatPromptTokensAsync(body, w.model, undefined, pace);
+    const result = await middleOut(estimate.body, budget, count);
     if (!result) return undefined;
     const trimmed = new PromptEstimate(result.body, undefined);
+    await trimmed.prefetch([...new Set(route.targets.map((t) => this.window(t).model))]);
     const fitting = route.targets.filter((t) => checkFit(trimmed, this.window(t), output ?? reserve).fits);
     if (fitting.length === 0) return undefined;
     const applied = [`middle-out removed ${result.removed} message(s)${result.truncated ? ' and cut one' : ''}`];
