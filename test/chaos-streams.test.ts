@@ -180,6 +180,30 @@ describe('chaos: streams', () => {
     }
   });
 
+  it("a hedge loser's prompt is counted in slices and its cost still reaches the request's log line", async () => {
+    const world = await startWorld(
+      { primary: { default: { first_token_ms: 2000 } }, backup: { default: { first_token_ms: 0 } } },
+      { retry: { budget_ratio: 1 }, models: { chat: { ...PRIORITY, hedge: { after_ms: 100 } } } },
+      { reply: 'short' },
+    );
+    try {
+      // ~600 KB of prompt: ~40 slices of counting, far longer than the backup's one-word answer takes.
+      const long = [{ role: 'user' as const, content: 'hello world '.repeat(50_000) }];
+      let text = '';
+      for await (const chunk of await world.client.chat.completions.create({ model: 'chat', messages: long, stream: true })) text += chunk.choices[0]?.delta.content ?? '';
+      expect(text).toBe('short');
+      const { countChatPromptTokens } = await import('../src/context/index.js');
+      let line: { attempts?: Array<{ kind?: string; usage?: unknown }> } | undefined;
+      for (let i = 0; i < 100 && !line; i++) {
+        line = world.lines.map((l) => JSON.parse(l)).findLast((l) => l.msg === 'request' && l.path === '/v1/chat/completions');
+        if (!line) await new Promise((r) => setTimeout(r, 20));
+      }
+      expect(line?.attempts?.[0]).toMatchObject({ kind: 'hedge_lost', usage: { prompt_tokens: countChatPromptTokens({ messages: long }, 'm'), completion_tokens: 0 } });
+    } finally {
+      await world.close();
+    }
+  });
+
   it('heartbeats reach the client while the upstream is silent, and the SDK parses the stream', async () => {
     const world = await startWorld({ primary: { default: { first_token_ms: 0, chunk_gap_ms: 300 } } }, { streaming: { heartbeat_ms: 100 }, models: { chat: { targets: [{ provider: 'primary', model: 'm' }] } } }, { reply: 'one two three' });
     try {

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { type AttemptRecord, attemptsSettled, settleLater } from '../src/pipeline/attempt.js';
 import { carriesToken, decodeSSE } from '../src/pipeline/sse.js';
 import { openaiProvider } from '../src/providers/openai.js';
 import type { Deployment } from '../src/providers/types.js';
@@ -108,5 +109,36 @@ describe('headerSafe', () => {
     expect(headerSafe('openai-east/gpt-4o')).toBe('openai-east/gpt-4o');
     expect(headerSafe('ollama/qwen2.5:7b-instruct')).toBe('ollama/qwen2.5:7b-instruct');
     expect(headerSafe('local/modèle\nx')).toBe('local%2Fmod%C3%A8le%0Ax');
+  });
+});
+
+describe('accounting that finishes after its attempt', () => {
+  it('is awaited through attemptsSettled until the record is filled in, and is nothing to await once done or failed', async () => {
+    const a: AttemptRecord = { deployment: 'a', ms: 1 };
+    const b: AttemptRecord = { deployment: 'b', ms: 1 };
+    expect(attemptsSettled([a, b])).toBeUndefined();
+    let fill!: () => void;
+    const counted = new Promise<void>((resolve) => {
+      fill = resolve;
+    });
+    settleLater(
+      a,
+      counted.then(() => {
+        a.usage = { prompt_tokens: 5, completion_tokens: 0 };
+      }),
+    );
+    settleLater(b, Promise.reject(new Error('count failed')));
+    const settling = attemptsSettled([a, b]);
+    expect(settling).toBeInstanceOf(Promise);
+    let settled = false;
+    void settling?.then(() => {
+      settled = true;
+    });
+    await new Promise((r) => setImmediate(r));
+    expect(settled).toBe(false); // a's count is still out
+    fill();
+    await settling;
+    expect(a.usage).toEqual({ prompt_tokens: 5, completion_tokens: 0 });
+    expect(attemptsSettled([a, b])).toBeUndefined();
   });
 });

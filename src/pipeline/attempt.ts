@@ -35,6 +35,27 @@ export interface AttemptRecord {
   usage?: { prompt_tokens: number; completion_tokens: number };
 }
 
+/** Accounting that finishes after its attempt (a hedge loser's prompt, counted in slices), per record. */
+const settling = new WeakMap<AttemptRecord, Promise<void>>();
+
+/** Records `work` as the rest of `record`'s accounting (it fills `record` in when done; its failure is ignored). */
+export function settleLater(record: AttemptRecord, work: Promise<void>): void {
+  const done = work.catch(() => undefined).finally(() => settling.delete(record));
+  settling.set(record, done);
+}
+
+/** Resolves once every record's accounting is complete; undefined when none is pending (nothing to await). */
+export function attemptsSettled(attempts: readonly AttemptRecord[]): Promise<void> | undefined {
+  let pending: Promise<void>[] | undefined;
+  for (const record of attempts) {
+    const p = settling.get(record);
+    if (!p) continue;
+    pending ??= [];
+    pending.push(p);
+  }
+  return pending && Promise.all(pending).then(() => undefined);
+}
+
 export interface CommittedStream {
   /** Events read while waiting for the first token; replayed first. */
   head: StreamEvent[];

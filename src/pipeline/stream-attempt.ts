@@ -1,12 +1,12 @@
 import { Cancel, type CancelSignal } from '../cancel.js';
-import { countChatPromptTokens } from '../context/index.js';
+import { countChatPromptTokensAsync } from '../context/index.js';
 import { toGatewayError } from '../errors.js';
 import type { Deployment, Operation } from '../providers/types.js';
 import type { DeploymentHealth } from '../routing/health.js';
 import type { Route } from '../routing/routes.js';
 import { chooseTarget } from './choose.js';
 import type { Deployments } from './deployments.js';
-import { type AttemptInput, type AttemptRecord, attemptStream, type CommittedStream } from './attempt.js';
+import { type AttemptInput, type AttemptRecord, attemptStream, type CommittedStream, settleLater } from './attempt.js';
 import { race, type Racer } from './hedge.js';
 
 /** A stream attempt about to start: where it goes and what it reports to. */
@@ -64,7 +64,14 @@ function racer(launch: Launch, deadline: CancelSignal): Racer<Won> {
       record.ms = Math.round(performance.now() - launch.t0);
       record.kind = 'hedge_lost';
       if (launch.input.op === 'chat') {
-        record.usage = { prompt_tokens: countChatPromptTokens(launch.input.body, launch.d.model), completion_tokens: 0 };
+        // Counted in slices (a long prompt would hold the loop); the request's log line waits for it.
+        const count = countChatPromptTokensAsync(launch.input.body, launch.d.model);
+        settleLater(
+          record,
+          count.then((n) => {
+            record.usage = { prompt_tokens: n, completion_tokens: 0 };
+          }),
+        );
       }
       health.release();
     },

@@ -4,7 +4,7 @@ import { GatewayError, toGatewayError } from '../errors.js';
 import { type Logger, requestLineWriter } from '../observability/logger.js';
 import { Metrics } from '../observability/metrics.js';
 import { requestIdFrom } from '../observability/request-id.js';
-import { Pipeline, PipelineFailure, type AttemptRecord, type GatewayResult, type RawBody, type ResultMeta } from '../pipeline/index.js';
+import { attemptsSettled, Pipeline, PipelineFailure, type AttemptRecord, type GatewayResult, type RawBody, type ResultMeta } from '../pipeline/index.js';
 import { buildRoutes, type Route } from '../routing/routes.js';
 import type { Transport } from '../transport/index.js';
 import { anthropicMessages } from './anthropic-dialect.js';
@@ -208,7 +208,13 @@ export function createApp({ config, transport, logger }: AppDeps): App {
           fail(ex, ctx, error, extra);
         }
       } finally {
-        if (logger.isLevelEnabled('info')) logRequest(writeLine, ex, ctx, performance.now() - started);
+        if (logger.isLevelEnabled('info')) {
+          const ms = performance.now() - started;
+          // A hedge loser's cost may still be being counted (in slices); the client has its answer already.
+          const settling = attemptsSettled(ctx.result?.attempts ?? ctx.attempts ?? []);
+          if (settling) await settling;
+          logRequest(writeLine, ex, ctx, ms);
+        }
       }
     },
   };
