@@ -1,46 +1,95 @@
 import { createParser } from 'eventsource-parser';
-import type { ProviderAdapter, StreamDecoder, StreamEvent } from '../providers/types.js';
+import type { ProviderAdapter, StreamDecoder, StreamEvent, StreamFrame } from '../providers/types.js';
 import { plainDeltaContent } from './plain-delta.js';
 
 /**
  * Upstream stream body → canonical events, framed the provider's way (SSE unless it says otherwise). SSE is
- * parsed here, in the same generator as the decoding: one async hop per network chunk, not three per event.
+ * parsed here, in the same step as the decoding: one async hop per network chunk, not three per event.
+ *
+ * A hand-written iterator rather than an async generator: a generator's yield costs ~470 bytes of promises and
+ * request records per event (measured with V8's sampling heap profiler), and every relayed chunk goes through here.
+ * Only `next` is needed by its callers (the first-token wait, the relay, the drain).
  */
-export async function* decodeStream(
+export function decodeStream(
   body: AsyncIterable<Buffer>,
   adapter: Pick<ProviderAdapter, 'frames'>,
   decoder: StreamDecoder,
-): AsyncGenerator<StreamEvent> {
-  if (adapter.frames) {
-    for await (const frame of adapter.frames(body)) {
-      const events = decoder.decode(frame);
-      if (events.length > 0) yield* events;
+): AsyncIterableIterator<StreamEvent> {
+  return new DecodedEvents(body, adapter, decoder);
+}
+
+const STREAM_DECODE = { stream: true };
+const END: IteratorResult<StreamEvent> = { done: true, value: undefined };
+
+class DecodedEvents implements AsyncIterableIterator<StreamEvent> {
+  private readonly queue: StreamEvent[] = [];
+  private head = 0;
+  private ended = false;
+  /** Network chunks (SSE), or the provider's own frames. */
+  private readonly source: AsyncIterator<Buffer> | AsyncIterator<StreamFrame>;
+  private readonly feed: ((chunk: Buffer) => void) | undefined;
+  private readonly text = new TextDecoder('utf-8');
+  /** Decodes what the text decoder still holds at the end (SSE only). */
+  private readonly finishText: (() => void) | undefined;
+
+  constructor(
+    body: AsyncIterable<Buffer>,
+    adapter: Pick<ProviderAdapter, 'frames'>,
+    private readonly decoder: StreamDecoder,
+  ) {
+    if (adapter.frames) {
+      this.source = adapter.frames(body)[Symbol.asyncIterator]();
+      this.feed = undefined;
+      this.finishText = undefined;
+    } else {
+      this.source = body[Symbol.asyncIterator]();
+      // eventsource-parser's message has the frame's shape ({ event, data }): it is passed as it is.
+      const parser = createParser({ onEvent: (message) => this.push(decoder.decode(message)) });
+      this.feed = (chunk) => parser.feed(this.text.decode(chunk, STREAM_DECODE));
+      this.finishText = () => parser.feed(this.text.decode());
     }
-  } else {
-    const text = new TextDecoder('utf-8');
-    let pending: StreamEvent[] = [];
-    const parser = createParser({
-      onEvent(message) {
-        pending.push(...decoder.decode(message.event === undefined ? { data: message.data } : { event: message.event, data: message.data }));
-      },
-    });
-    for await (const chunk of body) {
-      parser.feed(text.decode(chunk, { stream: true }));
-      if (pending.length > 0) {
-        const out = pending;
-        pending = [];
-        for (const e of out) yield e;
-      }
-    }
-    parser.feed(text.decode());
-    if (pending.length > 0) for (const e of pending) yield e;
   }
-  const last = decoder.end?.();
-  if (last && last.length > 0) yield* last;
+
+  [Symbol.asyncIterator](): AsyncIterableIterator<StreamEvent> {
+    return this;
+  }
+
+  next(): Promise<IteratorResult<StreamEvent>> {
+    if (this.head < this.queue.length) return Promise.resolve(this.take());
+    if (this.ended) return Promise.resolve(END);
+    return this.source.next().then(this.onItem);
+  }
+
+  private readonly onItem = (item: IteratorResult<Buffer | StreamFrame>): IteratorResult<StreamEvent> | Promise<IteratorResult<StreamEvent>> => {
+    if (item.done) {
+      this.ended = true;
+      this.finishText?.();
+      const last = this.decoder.end?.();
+      if (last) this.push(last);
+      return this.head < this.queue.length ? this.take() : END;
+    }
+    if (this.feed) this.feed(item.value as Buffer);
+    else this.push(this.decoder.decode(item.value as StreamFrame));
+    // A chunk that completed no event (half an event, a comment): read on.
+    return this.head < this.queue.length ? this.take() : this.source.next().then(this.onItem);
+  };
+
+  private push(events: StreamEvent[]): void {
+    for (const e of events) this.queue.push(e);
+  }
+
+  private take(): IteratorResult<StreamEvent> {
+    const value = this.queue[this.head++] as StreamEvent;
+    if (this.head === this.queue.length) {
+      this.queue.length = 0;
+      this.head = 0;
+    }
+    return { value, done: false };
+  }
 }
 
 /** Kept for callers that only speak SSE. */
-export function decodeSSE(body: AsyncIterable<Buffer>, decoder: StreamDecoder): AsyncGenerator<StreamEvent> {
+export function decodeSSE(body: AsyncIterable<Buffer>, decoder: StreamDecoder): AsyncIterableIterator<StreamEvent> {
   return decodeStream(body, {}, decoder);
 }
 
