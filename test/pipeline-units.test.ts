@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { type AttemptRecord, attemptsSettled, settleLater } from '../src/pipeline/attempt.js';
+import type { GatewayError } from '../src/errors.js';
+import { type AttemptRecord, attemptsSettled, type CommittedStream, relay, settleLater } from '../src/pipeline/attempt.js';
 import { carriesToken, decodeSSE } from '../src/pipeline/sse.js';
 import { openaiProvider } from '../src/providers/openai.js';
-import type { Deployment } from '../src/providers/types.js';
+import type { Deployment, StreamEvent } from '../src/providers/types.js';
 import { validateChat, validateEmbeddings } from '../src/server/validate.js';
 import { Watchdog } from '../src/transport/watchdog.js';
 
@@ -140,5 +141,53 @@ describe('accounting that finishes after its attempt', () => {
     await settling;
     expect(a.usage).toEqual({ prompt_tokens: 5, completion_tokens: 0 });
     expect(attemptsSettled([a, b])).toBeUndefined();
+  });
+});
+
+describe('relay', () => {
+  const chunkEvent = (n: number): StreamEvent => ({ type: 'chunk', data: `{"n":${n}}` });
+  function committed(rest: StreamEvent[]): { stream: CommittedStream; discarded: () => number } {
+    let discarded = 0;
+    let i = 0;
+    const stream = {
+      head: [chunkEvent(0)],
+      rest: { next: async (): Promise<IteratorResult<StreamEvent>> => (i < rest.length ? { value: rest[i++] as StreamEvent, done: false } : { value: undefined, done: true }) },
+      response: { discard: () => void discarded++ },
+    } as unknown as CommittedStream;
+    return { stream, discarded: () => discarded };
+  }
+
+  it('replays the head, and a consumer that stops early frees the upstream and ends the attempt once, without error', async () => {
+    const { stream, discarded } = committed([chunkEvent(1), chunkEvent(2), chunkEvent(3)]);
+    const ends: unknown[] = [];
+    const r = relay(stream, d, (e) => ends.push(e));
+    const seen: StreamEvent[] = [];
+    for await (const e of r) if (seen.push(e) === 2) break;
+    expect(seen).toEqual([chunkEvent(0), chunkEvent(1)]);
+    expect([discarded(), ends]).toEqual([1, [undefined]]);
+    await r.return?.();
+    expect([discarded(), ends.length]).toEqual([1, 1]);
+  });
+
+  it('done: the rest of the body is read (the connection is reused), then the attempt ends once', async () => {
+    const { stream, discarded } = committed([chunkEvent(1), { type: 'done' }]);
+    const ends: unknown[] = [];
+    const seen: string[] = [];
+    for await (const e of relay(stream, d, (e) => ends.push(e))) seen.push(e.type);
+    expect(seen).toEqual(['chunk', 'chunk', 'done']);
+    await new Promise((r) => setImmediate(r));
+    expect(ends).toEqual([undefined]);
+    expect(discarded()).toBe(1); // after the drain
+  });
+
+  it('a body that ends without [DONE] becomes an error event, and the attempt ends with it', async () => {
+    const { stream, discarded } = committed([chunkEvent(1)]);
+    const ends: Array<GatewayError | undefined> = [];
+    const seen: StreamEvent[] = [];
+    for await (const e of relay(stream, d, (e) => ends.push(e))) seen.push(e);
+    expect(seen.at(-1)).toMatchObject({ type: 'error', error: { code: 'upstream_stream_truncated' } });
+    expect(ends).toHaveLength(1);
+    expect(ends[0]?.code).toBe('upstream_stream_truncated');
+    expect(discarded()).toBe(1);
   });
 });

@@ -134,6 +134,28 @@ describe('survive', () => {
     const out = await drain(survive(seg, base(true, async () => Promise.reject(new Error('not needed')))));
     expect(out.map((e) => e.type)).toEqual(['chunk', 'chunk', 'done']);
   });
+
+  it('a consumer that stops early closes the segment it reads (so the relay frees its upstream) and reports usage once', async () => {
+    let closed = 0;
+    const endless: AsyncIterableIterator<StreamEvent> = {
+      [Symbol.asyncIterator]() {
+        return this;
+      },
+      next: async () => ({ value: { type: 'chunk', data: chunk('a', { content: 'x' }) }, done: false }),
+      return: async () => {
+        closed++;
+        return { value: undefined, done: true };
+      },
+    };
+    let usage = 0;
+    const s = survive({ events: endless, body, deployment: 'a' }, { ...base(true, async () => Promise.reject(new Error('unused'))), onUsage: () => usage++ });
+    let seen = 0;
+    for await (const _ of s) if (++seen === 3) break;
+    expect(closed).toBe(1);
+    expect(usage).toBe(1);
+    await s.return?.();
+    expect([closed, usage]).toEqual([1, 1]); // once each
+  });
 });
 
 function racer<T>(ms: number, value: T | Error, log: string[], name: string): Racer<T> {

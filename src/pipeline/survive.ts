@@ -45,79 +45,153 @@ export interface SurviveOptions {
  * explicit error event naming why, never a clean-looking end. A stream cut after its finish_reason is
  * complete and ends cleanly.
  */
-export async function* survive(first: Segment, o: SurviveOptions): AsyncGenerator<StreamEvent> {
-  const t = o.transcript;
-  let segment = first;
-  let resumes = 0;
-  const resumed: string[] = [];
-  try {
-    for (;;) {
-      let failure: GatewayError | undefined;
-      for await (const e of segment.events) {
-        if (e.type === 'chunk') {
-          const out = t.accept(e.data);
-          if (out === e.data) yield e;
-          else if (out !== '') yield { type: 'chunk', data: out };
-        } else if (e.type === 'done') {
-          yield* finish(t, segment, resumed);
-          return;
-        } else if (e.type === 'error') {
-          failure = e.error;
-          break; // ends the segment's relay (its health is recorded) before anything is chosen to continue
-        } else {
-          yield e;
-        }
-      }
-      failure ??= new GatewayError('connection', `Upstream ${segment.deployment} ended the stream early`, {
-        code: 'upstream_stream_truncated',
-      });
-      if (t.finished) {
-        // The finish_reason arrived: the answer is whole, only the stream's tail was lost.
-        yield* finish(t, segment, resumed);
-        return;
-      }
-      const reason = failure.code ?? failure.kind;
-      const why = !o.resume
-        ? 'streaming.resume is off'
-        : REFUSALS.has(failure.kind)
-          ? `the upstream refused to go on (${failure.kind}); another would be asked the same`
-          : resumes >= o.maxResumes
-          ? `it was already resumed ${resumes} time(s) (streaming.max_resumes)`
-          : t.whyNotResumable();
-      if (why) {
-        o.onResume({ from: segment.deployment, reason, notResumed: why });
-        yield { type: 'error', error: notResumed(failure, why) };
-        return;
-      }
-      const body = await t.continuation(o.original, segment.body);
-      try {
-        const from = segment.deployment;
-        segment = await o.open(body);
-        resumes++;
-        resumed.push(segment.deployment);
-        o.onResume({ from, reason, to: segment.deployment });
-      } catch (err) {
-        const why = `no deployment could continue it (${toGatewayError(err).message})`;
-        o.onResume({ from: segment.deployment, reason, notResumed: why });
-        yield { type: 'error', error: notResumed(failure, why) };
-        return;
-      }
+export function survive(first: Segment, o: SurviveOptions): AsyncIterableIterator<StreamEvent> {
+  return new Survivor(first, o);
+}
+
+const END: IteratorResult<StreamEvent> = { done: true, value: undefined };
+
+/**
+ * `survive` as a hand-written iterator (an async generator's yield costs ~470 bytes per event, and every chunk of
+ * every stream passes here). A chunk is handed on in the same step it is read; a segment's end, a failure and a
+ * resume take the slower paths below. `onUsage` runs once, when the consumer has the last event and asks for the
+ * next, or stops early (`return`).
+ */
+class Survivor implements AsyncIterableIterator<StreamEvent> {
+  private segment: Segment;
+  private events: AsyncIterator<StreamEvent>;
+  private resumes = 0;
+  private readonly resumed: string[] = [];
+  /** Events decided on and not yet handed out (the end of the answer). */
+  private readonly queued: StreamEvent[] = [];
+  /** Nothing follows `queued`. */
+  private over = false;
+  private closed = false;
+
+  constructor(
+    first: Segment,
+    private readonly o: SurviveOptions,
+  ) {
+    this.segment = first;
+    this.events = first.events[Symbol.asyncIterator]();
+  }
+
+  [Symbol.asyncIterator](): AsyncIterableIterator<StreamEvent> {
+    return this;
+  }
+
+  next(): Promise<IteratorResult<StreamEvent>> {
+    const e = this.queued.shift();
+    if (e) return Promise.resolve({ value: e, done: false });
+    if (this.over) {
+      this.close();
+      return Promise.resolve(END);
     }
-  } finally {
-    o.onUsage(t.usage);
+    return this.events.next().then(this.onEvent, this.onThrow);
+  }
+
+  return(): Promise<IteratorResult<StreamEvent>> {
+    if (!this.over) {
+      this.over = true;
+      this.queued.length = 0;
+      void this.events.return?.();
+    }
+    this.close();
+    return Promise.resolve(END);
+  }
+
+  private readonly onEvent = (r: IteratorResult<StreamEvent>): IteratorResult<StreamEvent> | Promise<IteratorResult<StreamEvent>> => {
+    if (r.done) return this.segmentFailed(undefined);
+    const e = r.value;
+    if (e.type === 'chunk') {
+      const out = this.o.transcript.accept(e.data);
+      if (out === e.data) return { value: e, done: false };
+      if (out !== '') return { value: { type: 'chunk', data: out }, done: false };
+      return this.events.next().then(this.onEvent, this.onThrow);
+    }
+    if (e.type === 'done') {
+      void this.events.return?.();
+      return this.finish();
+    }
+    if (e.type === 'error') {
+      // Ends the segment's relay (its health is recorded) before anything is chosen to continue.
+      void this.events.return?.();
+      return this.segmentFailed(e.error);
+    }
+    return { value: e, done: false };
+  };
+
+  private readonly onThrow = (err: unknown): never => {
+    this.over = true;
+    this.close();
+    throw err;
+  };
+
+  private segmentFailed(error: GatewayError | undefined): IteratorResult<StreamEvent> | Promise<IteratorResult<StreamEvent>> {
+    const { o, segment } = this;
+    const t = o.transcript;
+    const failure =
+      error ?? new GatewayError('connection', `Upstream ${segment.deployment} ended the stream early`, { code: 'upstream_stream_truncated' });
+    // The finish_reason arrived: the answer is whole, only the stream's tail was lost.
+    if (t.finished) return this.finish();
+    const reason = failure.code ?? failure.kind;
+    const why = !o.resume
+      ? 'streaming.resume is off'
+      : REFUSALS.has(failure.kind)
+        ? `the upstream refused to go on (${failure.kind}); another would be asked the same`
+        : this.resumes >= o.maxResumes
+          ? `it was already resumed ${this.resumes} time(s) (streaming.max_resumes)`
+          : t.whyNotResumable();
+    if (why) return this.giveUp(failure, reason, why);
+    return this.resume(failure, reason).catch(this.onThrow);
+  }
+
+  private async resume(failure: GatewayError, reason: string): Promise<IteratorResult<StreamEvent>> {
+    const { o } = this;
+    const body = await o.transcript.continuation(o.original, this.segment.body);
+    const from = this.segment.deployment;
+    let next: Segment;
+    try {
+      next = await o.open(body);
+    } catch (err) {
+      return this.giveUp(failure, reason, `no deployment could continue it (${toGatewayError(err).message})`);
+    }
+    this.segment = next;
+    this.events = next.events[Symbol.asyncIterator]();
+    this.resumes++;
+    this.resumed.push(next.deployment);
+    o.onResume({ from, reason, to: next.deployment });
+    return this.next();
+  }
+
+  private giveUp(failure: GatewayError, reason: string, why: string): IteratorResult<StreamEvent> {
+    this.o.onResume({ from: this.segment.deployment, reason, notResumed: why });
+    this.over = true;
+    return { value: { type: 'error', error: notResumed(failure, why) }, done: false };
+  }
+
+  /** The answer is complete: its counted usage if the upstream reported none, the resume note, then done. */
+  private async finish(): Promise<IteratorResult<StreamEvent>> {
+    this.over = true;
+    const usage = await this.o.transcript.missingUsage(this.segment.body);
+    if (usage) this.queued.push({ type: 'chunk', data: usage });
+    // A header-like SSE comment: clients ignore it, a person reading the stream (or a proxy log) sees it.
+    if (this.resumed.length > 0) {
+      this.queued.push({ type: 'comment', text: `x-lifeline-resumed: ${this.resumed.length}; on=${this.resumed.join(',')}` });
+    }
+    this.queued.push({ type: 'done' });
+    return { value: this.queued.shift() as StreamEvent, done: false };
+  }
+
+  private close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.o.onUsage(this.o.transcript.usage);
   }
 }
 
 /** Failures that are an answer about the request itself, not an accident of the connection. */
 const REFUSALS: ReadonlySet<string> = new Set(['content_policy', 'bad_request', 'context_length', 'auth']);
-
-async function* finish(t: Transcript, segment: Segment, resumed: string[]): AsyncGenerator<StreamEvent> {
-  const usage = await t.missingUsage(segment.body);
-  if (usage) yield { type: 'chunk', data: usage };
-  // A header-like SSE comment: clients ignore it, a person reading the stream (or a proxy log) sees it.
-  if (resumed.length > 0) yield { type: 'comment', text: `x-lifeline-resumed: ${resumed.length}; on=${resumed.join(',')}` };
-  yield { type: 'done' };
-}
 
 function notResumed(failure: GatewayError, why: string): GatewayError {
   return new GatewayError(failure.kind, `${failure.message}; the stream could not be resumed: ${why}`, {
@@ -157,7 +231,7 @@ export function resumable(
   first: Segment,
   meta: { resumes?: ResumeRecord[]; usage?: Usage },
   o: ResumableOptions,
-): AsyncGenerator<StreamEvent> {
+): AsyncIterableIterator<StreamEvent> {
   let failed = first.deployment;
   return survive(first, {
     transcript: new Transcript(o.tokenizerModel, o.streaming.resume_max_chars),
