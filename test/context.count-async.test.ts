@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { countChatPromptTokens, countTextTokens, PromptEstimate } from '../src/context/index.js';
 import { countChatPromptTokensAsync, countTextTokensAsync, pieces } from '../src/context/count-async.js';
 import { countEncodedTokens, type EncodingName } from '../src/context/tokens.js';
+import { turnCounter } from './loop-turns.js';
 
 /** Counting long prompts in slices, with event-loop turns between them, must give exactly the one-piece count. */
 
@@ -50,20 +51,13 @@ describe('counting in slices', () => {
 
   it('gives the event loop turns while it counts a long prompt', async () => {
     const body = { messages: [{ role: 'user', content: text(150_000) }] };
-    // Event-loop iterations, counted by a callback that reschedules itself: as many however fast the machine is.
-    let turns = 0;
-    let on = true;
-    const tick = (): void => {
-      if (!on) return;
-      turns++;
-      setImmediate(tick);
-    };
-    setImmediate(tick);
+    const counter = turnCounter();
+    let turns: number;
     try {
       const n = await countChatPromptTokensAsync(body, 'gpt-4o');
       expect(n).toBe(countChatPromptTokens(body, 'gpt-4o'));
     } finally {
-      on = false;
+      turns = counter.stop();
     }
     expect(turns).toBeGreaterThan(5); // the loop went round between the slices: the count did not hold it
   });

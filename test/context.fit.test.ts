@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { checkFit, clampOutput, countChatPromptTokens, countChatPromptTokensAsync, middleOut, PromptEstimate, promptBudget, requestedOutput } from '../src/context/index.js';
+import { turnCounter } from './loop-turns.js';
 
 type Message = { role: string; content: string | null; tool_calls?: unknown[]; tool_call_id?: string };
 
@@ -22,24 +23,6 @@ function conversation(turns: number): Message[] {
 }
 
 const count = (body: Record<string, unknown>) => countChatPromptTokens(body, 'gpt-4o');
-
-/** Counts the event loop's turns (one per loop iteration, however fast the machine) until `stop`. */
-function turnCounter(): { stop(): number } {
-  let turns = 0;
-  let on = true;
-  const tick = (): void => {
-    if (!on) return;
-    turns++;
-    setImmediate(tick);
-  };
-  setImmediate(tick);
-  return {
-    stop() {
-      on = false;
-      return turns;
-    },
-  };
-}
 
 describe('middle-out', async () => {
   it('fits a 300-message conversation into the budget, keeping system, first and last, with a marker', async () => {
