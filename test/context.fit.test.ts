@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { checkFit, clampOutput, countChatPromptTokens, countChatPromptTokensAsync, middleOut, PromptEstimate, promptBudget, requestedOutput } from '../src/context/index.js';
+import { resolveConfig } from '../src/config/index.js';
+import { Fitter } from '../src/pipeline/fit-plan.js';
+import { buildRoutes } from '../src/routing/routes.js';
 import { turnCounter } from './loop-turns.js';
 
 type Message = { role: string; content: string | null; tool_calls?: unknown[]; tool_call_id?: string };
@@ -137,9 +140,6 @@ describe('fit checks', () => {
 
 describe('Fitter with middle-out', () => {
   it('trims a ~1 MB conversation without holding the event loop, and the trimmed request fits', async () => {
-    const { resolveConfig } = await import('../src/config/index.js');
-    const { buildRoutes } = await import('../src/routing/routes.js');
-    const { Fitter } = await import('../src/pipeline/fit-plan.js');
     const config = resolveConfig({
       providers: { p: { type: 'openai', api_key: 'k', base_url: 'http://127.0.0.1:9/v1' } },
       models: { m: { targets: [{ provider: 'p', model: 'gpt-4o', context_window: 8_000, max_output_tokens: 4_000 }], transforms: ['middle-out'] } },
@@ -152,7 +152,7 @@ describe('Fitter with middle-out', () => {
     const route = routes.get('m')!;
     await estimate.prefetch(fitter.unsettled(route, estimate)); // what `fit` counts first: the whole prompt
     const counter = turnCounter();
-    let planned: Awaited<ReturnType<InstanceType<typeof Fitter>['plan']>>;
+    let planned: Awaited<ReturnType<Fitter['plan']>>;
     let turns: number;
     try {
       planned = await fitter.plan(route, estimate, true);
