@@ -2,6 +2,7 @@
 // as client. `npm run chaos` runs it with test/chaos.test.ts and prints the table; `npm test` runs it too.
 import type OpenAI from 'openai';
 import { afterAll, describe, expect, it } from 'vitest';
+import { countChatPromptTokens } from '../src/context/index.js';
 import { percentile, startWorld, type World } from './chaos/harness.js';
 
 const REPLY = 'The quiet harbor guides steady lanterns across the silver river toward morning light, without any hurry.';
@@ -192,7 +193,6 @@ describe('chaos: streams', () => {
       let text = '';
       for await (const chunk of await world.client.chat.completions.create({ model: 'chat', messages: long, stream: true })) text += chunk.choices[0]?.delta.content ?? '';
       expect(text).toBe('short');
-      const { countChatPromptTokens } = await import('../src/context/index.js');
       let line: { attempts?: Array<{ kind?: string; usage?: unknown }> } | undefined;
       for (let i = 0; i < 100 && !line; i++) {
         line = world.lines.map((l) => JSON.parse(l)).findLast((l) => l.msg === 'request' && l.path === '/v1/chat/completions');
