@@ -122,6 +122,23 @@ describe('OpenAI SDK → lifeline serve → mock', () => {
     }
   });
 
+  it('a JSON answer and an error carry their byte length instead of chunked framing', async () => {
+    const ok = await fetch(`${stack.base}/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'gpt-test', messages: [{ role: 'user', content: 'héllo wörld' }] }),
+    });
+    const text = await ok.text();
+    expect(ok.status).toBe(200);
+    expect(ok.headers.get('transfer-encoding')).toBeNull();
+    expect(Number(ok.headers.get('content-length'))).toBe(Buffer.byteLength(text));
+    const bad = await fetch(`${stack.base}/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"model":"nope","messages":[{"role":"user","content":"hi"}]}' });
+    const error = await bad.text();
+    expect(bad.status).toBe(404);
+    expect(Number(bad.headers.get('content-length'))).toBe(Buffer.byteLength(error));
+    expect(JSON.parse(error).error.code).toBe('model_not_found');
+  });
+
   it('echoes a sane client x-request-id and replaces an insane one', async () => {
     const sane = await fetch(`${stack.server.url}/health`, { headers: { 'x-request-id': 'abc-123' } });
     expect(sane.headers.get('x-request-id')).toBe('abc-123');

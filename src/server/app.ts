@@ -52,7 +52,8 @@ export function createApp({ config, transport, logger }: AppDeps): App {
 
   const json = (ex: Exchange, ctx: RequestContext, status: number, body: string, extra: Record<string, string> = {}) => {
     ctx.status = status;
-    ex.start(status, { 'content-type': 'application/json', 'x-request-id': ctx.requestId, ...extra }, draining);
+    // A length instead of chunked framing: the whole body is known.
+    ex.start(status, { 'content-type': 'application/json', 'content-length': byteLength(body), 'x-request-id': ctx.requestId, ...extra }, draining);
     ex.end(body);
   };
 
@@ -64,8 +65,9 @@ export function createApp({ config, transport, logger }: AppDeps): App {
     const unreadBody = !ctx.bodyRead && (ex.headers['transfer-encoding'] !== undefined || (ex.declaredLength ?? 0) > 0);
     const close = draining || unreadBody || err.kind === 'payload_too_large';
     const dialect = ctx.dialect ?? openAIChat;
-    ex.start(err.status, { ...dialect.errorHeaders(err), 'x-request-id': ctx.requestId, ...extra }, close);
-    ex.end(dialect.errorBody(err));
+    const body = dialect.errorBody(err);
+    ex.start(err.status, { ...dialect.errorHeaders(err), 'content-length': byteLength(body), 'x-request-id': ctx.requestId, ...extra }, close);
+    ex.end(body);
   };
 
   const lookupRoute = (model: string): Route => {
@@ -168,7 +170,7 @@ export function createApp({ config, transport, logger }: AppDeps): App {
     '/metrics': get(async (ex, ctx) => {
       const body = await metrics.render();
       ctx.status = 200;
-      ex.start(200, { 'content-type': metrics.contentType, 'x-request-id': ctx.requestId });
+      ex.start(200, { 'content-type': metrics.contentType, 'content-length': byteLength(body), 'x-request-id': ctx.requestId });
       ex.end(body);
     }),
     '/ready': get(async (ex, ctx) =>
@@ -249,6 +251,10 @@ function requestControls(headers: Exchange['headers']): { timeoutMs?: number; fa
     controls.transforms = names as Transform[];
   }
   return controls;
+}
+
+function byteLength(body: string): string {
+  return String(Buffer.byteLength(body));
 }
 
 function one(v: string | string[] | undefined): string | undefined {
