@@ -135,6 +135,19 @@ describe('survive', () => {
     expect(out.map((e) => e.type)).toEqual(['chunk', 'chunk', 'done']);
   });
 
+  it('a failure while ending the answer reaches the consumer, and usage is still reported once', async () => {
+    class Failing extends Transcript {
+      override async missingUsage(): Promise<string | undefined> {
+        throw new Error('count failed');
+      }
+    }
+    let usage = 0;
+    const seg: Segment = { events: events({ type: 'chunk', data: chunk('a', { content: 'Hi' }, 'stop') }, { type: 'done' }), body, deployment: 'a' };
+    const s = survive(seg, { ...base(true, async () => Promise.reject(new Error('unused'))), transcript: new Failing('gpt-4o', 1000), onUsage: () => usage++ });
+    await expect(drain(s)).rejects.toThrow('count failed');
+    expect(usage).toBe(1);
+  });
+
   it('a consumer that stops early closes the segment it reads (so the relay frees its upstream) and reports usage once', async () => {
     let closed = 0;
     const endless: AsyncIterableIterator<StreamEvent> = {

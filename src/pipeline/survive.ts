@@ -94,7 +94,7 @@ class Survivor implements AsyncIterableIterator<StreamEvent> {
     if (!this.over) {
       this.over = true;
       this.queued.length = 0;
-      void this.events.return?.();
+      this.closeSegment();
     }
     this.close();
     return Promise.resolve(END);
@@ -110,12 +110,12 @@ class Survivor implements AsyncIterableIterator<StreamEvent> {
       return this.events.next().then(this.onEvent, this.onThrow);
     }
     if (e.type === 'done') {
-      void this.events.return?.();
-      return this.finish();
+      this.closeSegment();
+      return this.finish().catch(this.onThrow);
     }
     if (e.type === 'error') {
       // Ends the segment's relay (its health is recorded) before anything is chosen to continue.
-      void this.events.return?.();
+      this.closeSegment();
       return this.segmentFailed(e.error);
     }
     return { value: e, done: false };
@@ -133,7 +133,7 @@ class Survivor implements AsyncIterableIterator<StreamEvent> {
     const failure =
       error ?? new GatewayError('connection', `Upstream ${segment.deployment} ended the stream early`, { code: 'upstream_stream_truncated' });
     // The finish_reason arrived: the answer is whole, only the stream's tail was lost.
-    if (t.finished) return this.finish();
+    if (t.finished) return this.finish().catch(this.onThrow);
     const reason = failure.code ?? failure.kind;
     const why = !o.resume
       ? 'streaming.resume is off'
@@ -181,6 +181,11 @@ class Survivor implements AsyncIterableIterator<StreamEvent> {
     }
     this.queued.push({ type: 'done' });
     return { value: this.queued.shift() as StreamEvent, done: false };
+  }
+
+  /** Stops reading the current segment, as leaving a for-await loop would (its relay frees the upstream). */
+  private closeSegment(): void {
+    this.events.return?.().catch(() => undefined);
   }
 
   private close(): void {
