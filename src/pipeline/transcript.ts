@@ -164,7 +164,7 @@ export class Transcript {
     try {
       chunk = this.first === undefined ? {} : (JSON.parse(this.first) as ChunkJson);
     } catch {
-      // A first chunk that was taken as plain is JSON; this is only for the type checker.
+      // A plain chunk's shape was checked, not its whole grammar: one that does not parse leaves the stamp empty.
     }
     this.stamp = { id: chunk.id, created: chunk.created, model: chunk.model };
     return this.stamp;
