@@ -1,9 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { GatewayError } from '../src/errors.js';
+import { Cancel } from '../src/cancel.js';
 import { hedgeDelay, LatencyWindow, race, type Racer } from '../src/pipeline/hedge.js';
+import { streamAccounting } from '../src/pipeline/stream-attempt.js';
 import { type Segment, survive } from '../src/pipeline/survive.js';
 import { Transcript, withPrefill } from '../src/pipeline/transcript.js';
 import type { StreamEvent } from '../src/providers/types.js';
+import type { DeploymentHealth } from '../src/routing/health.js';
 
 /** Pure pieces of surviving streams: the transcript (stitching), the survive loop, the hedge race. */
 
@@ -227,5 +230,39 @@ describe('hedge race', () => {
     for (let i = 0; i < 200; i++) w.add(1000); // the ring forgets old samples
     expect(w.percentile(50)).toBe(1000);
     expect(hedgeDelay(undefined, w)).toBeUndefined();
+  });
+});
+
+describe('stream accounting', () => {
+  const fakeHealth = (log: string[]) =>
+    ({
+      recordFailure: (_now: number, kind: string) => log.push(`failure ${kind}`),
+      release: () => log.push('release'),
+    }) as unknown as DeploymentHealth;
+
+  it("records the success after the first token's turn, not on its path", async () => {
+    const log: string[] = [];
+    const onEnd = streamAccounting(fakeHealth(log), new Cancel().signal, () => log.push('success'));
+    expect(log).toEqual([]);
+    await new Promise((r) => setImmediate(r));
+    expect(log).toEqual(['success']);
+    onEnd(undefined);
+    onEnd(new GatewayError('server', 'late'));
+    expect(log).toEqual(['success', 'release']); // once
+  });
+
+  it('a stream that fails before that turn records its success first, then the failure, then frees its slot', () => {
+    const log: string[] = [];
+    const onEnd = streamAccounting(fakeHealth(log), new Cancel().signal, () => log.push('success'));
+    onEnd(new GatewayError('connection', 'cut'));
+    expect(log).toEqual(['success', 'failure connection', 'release']);
+  });
+
+  it("a failure the request's own deadline caused says nothing about the deployment", () => {
+    const log: string[] = [];
+    const deadline = new Cancel();
+    deadline.abort();
+    streamAccounting(fakeHealth(log), deadline.signal, () => log.push('success'))(new GatewayError('timeout', 'total'));
+    expect(log).toEqual(['success', 'release']);
   });
 });

@@ -17,7 +17,7 @@ import { chooseTarget, type Choice, supports } from './choose.js';
 import { canPrefill, Deployments } from './deployments.js';
 import { Fitter } from './fit-plan.js';
 import { hedgeDelay, LatencyWindow } from './hedge.js';
-import { commitStream, type Launch, launchHedge } from './stream-attempt.js';
+import { commitStream, type Launch, launchHedge, streamAccounting } from './stream-attempt.js';
 import { type ResumeRecord, resumable, type Segment, withFinally } from './survive.js';
 import type { Usage } from './transcript.js';
 import { mergeUnavailable, unavailableError } from './unavailable.js';
@@ -324,16 +324,12 @@ export class Pipeline {
             deadline: deadline.signal,
             onHedge: (winner) => this.metrics?.hedges.inc({ model: route.model.name, winner }),
           });
-          won.record.ms = Math.round(performance.now() - won.t0);
-          this.succeeded(won.health, won.committed.response.headers, won.record.ms);
-          this.firstTokenWindow(route.model.name).add(won.record.ms);
-          let ended = false;
-          const onEnd = (error: GatewayError | undefined): void => {
-            if (ended) return;
-            ended = true;
-            if (error && !deadline.signal.aborted) won.health.recordFailure(Date.now(), error.kind, error.retryAfterMs);
-            won.health.release();
-          };
+          const ms = Math.round(performance.now() - won.t0);
+          won.record.ms = ms;
+          const onEnd = streamAccounting(won.health, deadline.signal, () => {
+            this.succeeded(won.health, won.committed.response.headers, ms);
+            this.firstTokenWindow(route.model.name).add(ms);
+          });
           const events = relay(won.committed, won.d, onEnd);
           const cancel = (): void => {
             won.committed.response.discard();

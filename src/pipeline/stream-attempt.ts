@@ -1,6 +1,6 @@
 import { Cancel, type CancelSignal } from '../cancel.js';
 import { countChatPromptTokensAsync } from '../context/index.js';
-import { toGatewayError } from '../errors.js';
+import { type GatewayError, toGatewayError } from '../errors.js';
 import type { Deployment, Operation } from '../providers/types.js';
 import type { DeploymentHealth } from '../routing/health.js';
 import type { Route } from '../routing/routes.js';
@@ -123,4 +123,32 @@ export function launchHedge(h: HedgeContext, deployments: Deployments, rand: () 
   const record: AttemptRecord = { deployment: d.id, ms: 0, hedge: true, ...(h.resume ? { resume: true } : {}) };
   h.attempts.push(record);
   return { d, health, record, input: h.input, t0: performance.now() };
+}
+
+/**
+ * What a committed stream reports, and when. Its success (health, time to first token) once the first token is on
+ * its way to the client (the next event-loop turn), so that none of it is on the first token's path; or, if the
+ * stream ends first, just before its end, so that a failure is never recorded ahead of the success it follows.
+ * Returns the stream's `onEnd`: a failure (not one the request's deadline or client caused) and the slot, once.
+ */
+export function streamAccounting(
+  health: DeploymentHealth,
+  deadline: CancelSignal,
+  success: () => void,
+): (error: GatewayError | undefined) => void {
+  let accounted = false;
+  const account = (): void => {
+    if (accounted) return;
+    accounted = true;
+    success();
+  };
+  setImmediate(account);
+  let ended = false;
+  return (error) => {
+    if (ended) return;
+    ended = true;
+    account();
+    if (error && !deadline.aborted) health.recordFailure(Date.now(), error.kind, error.retryAfterMs);
+    health.release();
+  };
 }
