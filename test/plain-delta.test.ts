@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { plainDeltaContent } from '../src/pipeline/plain-delta.js';
+import { PlainDeltaReader, plainDeltaContent } from '../src/pipeline/plain-delta.js';
 import { Transcript } from '../src/pipeline/transcript.js';
 
 /** The parse-free path for plain content chunks must agree with JSON.parse on every chunk it accepts. */
@@ -91,6 +91,54 @@ describe('plainDeltaContent', () => {
       expect(parsed.usage ?? null).toBeNull();
     }
     expect(accepted).toBeGreaterThan(500); // the fast path is actually taken
+  });
+});
+
+describe('PlainDeltaReader', () => {
+  it('takes the next chunks of an answer by their template, and gives the same answer as the full check', () => {
+    const reader = new PlainDeltaReader();
+    expect(reader.read(openai({ role: 'assistant', content: '' }))).toBe('');
+    expect(reader.read(openai({ content: 'Hel' }))).toBe('Hel');
+    expect(reader.read(openai({ content: 'lo, {w}[o]' }))).toBe('lo, {w}[o]');
+    expect(reader.read(openai({ content: '' }))).toBe('');
+    // Same head and tail, but the text holds a quote or an escape: the full check decides.
+    expect(reader.read(openai({ content: 'say "hi"' }))).toBeUndefined();
+    expect(reader.read(openai({ content: 'a\nb' }))).toBeUndefined();
+    // Another shape after a templated one.
+    expect(reader.read(openai({ content: 'a' }, {}, { finish_reason: 'stop' }))).toBeUndefined();
+    expect(reader.read(openai({ content: 'a' }, { usage: { prompt_tokens: 1, completion_tokens: 1, total_tokens: 2 } }))).toBeUndefined();
+    expect(reader.read(openai({ content: 'b' }))).toBe('b');
+    // A chunk whose text would run into the template's tail, or is the tail alone.
+    expect(reader.read(openai({ content: 'b' }).slice(0, -1))).toBeUndefined();
+    expect(reader.read('{"choices":[{"index":0,"delta":{"content":"x"}}]}')).toBe('x');
+    expect(reader.read('{"choices":[{"index":0,"delta":{"content":"x"}}]}{"choices":[{"index":0,"delta":{"content":"x"}}]}')).toBeUndefined();
+  });
+
+  it('agrees with plainDeltaContent over 20,000 chunks of mixed streams', () => {
+    let seed = 7;
+    const rand = () => {
+      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+      return seed / 0x7fffffff;
+    };
+    const pick = <T>(list: T[]): T => list[Math.floor(rand() * list.length)]!;
+    const text = () => Array.from({ length: Math.floor(rand() * 6) }, () => pick(['a', ' ', '"', '\\', '{', '}', ']', 'é', '\n', '"},"x":{"y":"', 'null'])).join('');
+    const reader = new PlainDeltaReader();
+    let templated = 0;
+    for (let i = 0; i < 20000; i++) {
+      const r = rand();
+      const data =
+        r < 0.7
+          ? openai({ content: text() })
+          : r < 0.8
+            ? openai({ content: text() }, {}, { finish_reason: pick([null, 'stop']), index: pick([0, 1]) })
+            : r < 0.9
+              ? openai({ content: text() }, { usage: pick([null, { prompt_tokens: 1 }]) })
+              : openai({ content: text(), refusal: pick([null, 'no']) });
+      const slow = plainDeltaContent(data);
+      expect(reader.read(data), data).toBe(slow);
+      if (slow !== undefined) templated++;
+    }
+    expect(templated).toBeGreaterThan(5000);
   });
 });
 

@@ -24,29 +24,65 @@ const INDEX = '"index":';
  * usage, refusal and reasoning null or absent, no tool or function call. Otherwise undefined (parse it).
  */
 export function plainDeltaContent(data: string): string | undefined {
-  if (data.indexOf('\\') !== -1 || !balanced(data)) return undefined;
+  const end = contentEnd(data);
+  return end === -1 ? undefined : data.slice(contentStart(data, end), end);
+}
+
+/**
+ * Reads one stream's chunks like `plainDeltaContent`, faster: the chunks of one answer differ only in their text,
+ * so once a chunk has been proven plain, a chunk with the same bytes before and after its text, and neither a
+ * quote nor a backslash in the text, is plain too (it is the same JSON with another string in the same place).
+ * That takes two comparisons instead of a dozen scans. Anything else gets the full check, which sets the template.
+ */
+export class PlainDeltaReader {
+  /** The last plain chunk up to its text (through the opening quote), and from its closing quote on. */
+  private head = '';
+  private tail = '';
+
+  read(data: string): string | undefined {
+    const { head, tail } = this;
+    if (head !== '' && data.length >= head.length + tail.length && data.startsWith(head) && data.endsWith(tail)) {
+      const text = data.slice(head.length, data.length - tail.length);
+      if (text.indexOf('"') === -1 && text.indexOf('\\') === -1) return text;
+    }
+    const end = contentEnd(data);
+    if (end === -1) return undefined;
+    const start = contentStart(data, end);
+    this.head = data.slice(0, start);
+    this.tail = data.slice(end);
+    return data.slice(start, end);
+  }
+}
+
+/** Where the text of a plain chunk ends (its closing quote), or -1 when the chunk is not provably plain. */
+function contentEnd(data: string): number {
+  if (data.indexOf('\\') !== -1 || !balanced(data)) return -1;
   let delta = DELTA;
   let at = data.indexOf(DELTA);
   if (at === -1) {
     delta = ROLE_DELTA;
     at = data.indexOf(ROLE_DELTA);
   }
-  if (at === -1 || data.indexOf(delta, at + 1) !== -1) return undefined;
-  const start = at + delta.length;
-  const end = data.indexOf('"', start);
-  if (end === -1) return undefined;
+  if (at === -1 || data.indexOf(delta, at + 1) !== -1) return -1;
+  const end = data.indexOf('"', at + delta.length);
+  if (end === -1) return -1;
   // One choice, and it is choice 0.
   const index = data.indexOf(INDEX);
-  if (index === -1 || data.indexOf(INDEX, index + 1) !== -1) return undefined;
+  if (index === -1 || data.indexOf(INDEX, index + 1) !== -1) return -1;
   const digit = data.charCodeAt(index + INDEX.length + 1);
-  if (data[index + INDEX.length] !== '0' || (digit >= 48 && digit <= 57)) return undefined;
-  for (const key of ABSENT) if (data.indexOf(key) !== -1) return undefined;
+  if (data[index + INDEX.length] !== '0' || (digit >= 48 && digit <= 57)) return -1;
+  for (const key of ABSENT) if (data.indexOf(key) !== -1) return -1;
   for (const key of NULL_ONLY) {
     for (let i = data.indexOf(key); i !== -1; i = data.indexOf(key, i + 1)) {
-      if (!data.startsWith('null', i + key.length)) return undefined;
+      if (!data.startsWith('null', i + key.length)) return -1;
     }
   }
-  return data.slice(start, end);
+  return end;
+}
+
+/** Where the text of a chunk `contentEnd` accepted starts: after the content key's opening quote. */
+function contentStart(data: string, end: number): number {
+  return data.lastIndexOf('"', end - 1) + 1;
 }
 
 /** One `{…}` whose brackets balance outside strings (the text has no backslash, so no escaped quotes). */

@@ -1,5 +1,5 @@
 import { countChatPromptTokensAsync, countTextTokensAsync } from '../context/index.js';
-import { plainDeltaContent } from './plain-delta.js';
+import { PlainDeltaReader } from './plain-delta.js';
 
 /** OpenAI usage, as summed over every upstream segment of one answer. */
 export interface Usage {
@@ -43,6 +43,7 @@ export class Transcript {
   private first: string | undefined;
   private stamp: { id: unknown; created: unknown; model: unknown } | undefined;
   private segment = 0;
+  private readonly plain = new PlainDeltaReader();
   private pendingTrim = '';
   private upstreamUsage: Usage | undefined;
   private readonly carried: Usage = { prompt_tokens: 0, completion_tokens: 0, total_tokens: 0 };
@@ -59,7 +60,7 @@ export class Transcript {
   accept(data: string): string {
     if (this.segment === 0) {
       // Most chunks, the first included: observed without a parse (segment 0 passes through as is anyway).
-      const content = plainDeltaContent(data);
+      const content = this.plain.read(data);
       if (content !== undefined) {
         this.first ??= data;
         if (content !== '') this.append(content);
