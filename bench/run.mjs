@@ -36,7 +36,7 @@ const quick = flags.quick;
 const WORDS = 64;
 /** 64 deltas of exactly 16 bytes: 15 characters and a space. */
 /** Deltas per stream in the one-at-a-time phase: enough for a first token, short enough for many samples. */
-const SOLO_TOKENS = 4;
+const SOLO_TOKENS = 1;
 const REPLY = Array.from({ length: WORDS }, (_, i) => `token-${String(i).padStart(2, '0')}-bench `).join('');
 const settings = {
   connections: 32,
@@ -238,7 +238,7 @@ async function main() {
       raw.streams[t.name] = { ...summary, cpuUsPerStream: summary.streams > 0 ? streamCpu[t.name] / summary.streams : null };
     }
 
-    log(`streams: one at a time, ${SOLO_TOKENS} deltas each, ${settings.soloSeconds} s, targets interleaved`);
+    log(`streams: one at a time, ${SOLO_TOKENS} ${SOLO_TOKENS === 1 ? 'delta' : 'deltas'} each, ${settings.soloSeconds} s, targets interleaved`);
     const solo = await serialFirstToken(targets, { seconds: settings.soloSeconds, maxTokens: SOLO_TOKENS });
     raw.solo = { failures: solo.failures };
     for (const t of targets) raw.solo[t.name] = { streams: solo.samples[t.name].length, ttftP50Ms: percentile(solo.samples[t.name], 50) };
