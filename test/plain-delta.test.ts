@@ -15,6 +15,17 @@ const openai = (delta: Record<string, unknown>, extra: Record<string, unknown> =
     ...extra,
   });
 
+/** A repeatable random source: the same chunks on every run. */
+function seeded(start: number) {
+  let seed = start;
+  const rand = () => {
+    seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+    return seed / 0x7fffffff;
+  };
+  const pick = <T>(list: T[]): T => list[Math.floor(rand() * list.length)]!;
+  return { rand, pick };
+}
+
 describe('plainDeltaContent', () => {
   it("reads the text of OpenAI's usual chunk, with or without a usage: null, as the bytes say", () => {
     expect(plainDeltaContent(openai({ content: ' world' }))).toBe(' world');
@@ -57,12 +68,7 @@ describe('plainDeltaContent', () => {
   });
 
   it('agrees with JSON.parse on 5,000 random chunks', () => {
-    let seed = 42;
-    const rand = () => {
-      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
-      return seed / 0x7fffffff;
-    };
-    const pick = <T>(list: T[]): T => list[Math.floor(rand() * list.length)]!;
+    const { rand, pick } = seeded(42);
     const text = () => Array.from({ length: Math.floor(rand() * 8) }, () => pick(['a', ' ', '"', '\\', '{', '}', '[', ']', 'é', '\n', ':', ',', 'null', '"index":1'])).join('');
     let accepted = 0;
     for (let i = 0; i < 5000; i++) {
@@ -115,12 +121,7 @@ describe('PlainDeltaReader', () => {
   });
 
   it('agrees with plainDeltaContent over 20,000 chunks of mixed streams', () => {
-    let seed = 7;
-    const rand = () => {
-      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
-      return seed / 0x7fffffff;
-    };
-    const pick = <T>(list: T[]): T => list[Math.floor(rand() * list.length)]!;
+    const { rand, pick } = seeded(7);
     const text = () => Array.from({ length: Math.floor(rand() * 6) }, () => pick(['a', ' ', '"', '\\', '{', '}', ']', 'é', '\n', '"},"x":{"y":"', 'null'])).join('');
     const reader = new PlainDeltaReader();
     let templated = 0;
