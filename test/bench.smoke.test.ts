@@ -11,8 +11,8 @@ const ROOT = join(import.meta.dirname, '..');
 const dir = mkdtempSync(join(tmpdir(), 'lifeline-bench-smoke-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-function runBench(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, [join(ROOT, 'bench', 'run.mjs'), ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+function runBench(args: string[], script = 'run.mjs'): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, [join(ROOT, 'bench', script), ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (d) => {
@@ -24,7 +24,7 @@ function runBench(args: string[]): Promise<{ code: number | null; stdout: string
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       child.kill('SIGTERM'); // the harness kills its own children on SIGTERM
-      reject(new Error(`bench --quick did not finish in 55 s:\n${stderr}`));
+      reject(new Error(`bench/${script} --quick did not finish in 55 s:\n${stderr}`));
     }, 55_000);
     child.once('exit', (code) => {
       clearTimeout(timer);
@@ -49,5 +49,26 @@ describe('npm run bench', () => {
     const throughputRow = results.rows.find((r) => r.figure.startsWith('requests/s'));
     expect(throughputRow?.lifeline).toBeGreaterThan(0);
     expect(throughputRow?.portkey).toBeGreaterThan(0);
+  });
+});
+
+describe('bench/ab.mjs', () => {
+  it('measures two builds against each other in --quick mode (here the same build twice) and prints the comparison', { timeout: 60_000 }, async () => {
+    const dist = join(ROOT, 'dist');
+    const { code, stdout, stderr } = await runBench([dist, dist, '--quick', '--json-only'], 'ab.mjs');
+    expect(code, stderr).toBe(0);
+    const figures = JSON.parse(stdout) as Record<'base' | 'new', { cpuUsPerStream: number; requestsPerSecond: number; streams: number; soloSamples: number }>;
+    for (const build of ['base', 'new'] as const) {
+      expect(figures[build].requestsPerSecond).toBeGreaterThan(0);
+      expect(figures[build].cpuUsPerStream).toBeGreaterThan(0);
+      expect(figures[build].streams).toBeGreaterThan(0);
+      expect(figures[build].soloSamples).toBeGreaterThan(0);
+    }
+  });
+
+  it('says how to call it when it is not given two builds', async () => {
+    const { code, stderr } = await runBench([], 'ab.mjs');
+    expect(code).toBe(2);
+    expect(stderr).toMatch(/usage: node bench\/ab\.mjs BASE_DIST NEW_DIST/);
   });
 });
