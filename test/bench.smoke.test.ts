@@ -55,15 +55,17 @@ describe('npm run bench', () => {
 describe('bench/ab.mjs', () => {
   it('measures two builds against each other in --quick mode (here the same build twice) and prints the comparison', { timeout: 60_000 }, async () => {
     const dist = join(ROOT, 'dist');
-    const { code, stdout, stderr } = await runBench([dist, dist, '--quick', '--json-only'], 'ab.mjs');
+    const { code, stdout, stderr } = await runBench([dist, dist, '--quick'], 'ab.mjs');
     expect(code, stderr).toBe(0);
-    const figures = JSON.parse(stdout) as Record<'base' | 'new', { cpuUsPerStream: number; requestsPerSecond: number; streams: number; soloSamples: number }>;
-    for (const build of ['base', 'new'] as const) {
-      expect(figures[build].requestsPerSecond).toBeGreaterThan(0);
-      expect(figures[build].cpuUsPerStream).toBeGreaterThan(0);
-      expect(figures[build].streams).toBeGreaterThan(0);
-      expect(figures[build].soloSamples).toBeGreaterThan(0);
-    }
+    expect(stderr).toMatch(/session 2 of 2: new started first/); // both start orders ran
+    // Every figure has both builds' numbers and their ratio (CPU, rate) or difference (first token).
+    expect(stdout).toMatch(/figure\s+base\s+new\s+new vs base/);
+    expect(stdout).toMatch(/CPU per request \(µs\)\s+[\d,]+\s+[\d,]+\s+\d+\.\d{3} ×/);
+    expect(stdout).toMatch(/requests\/s, c=32\s+[\d,]+\s+[\d,]+\s+\d+\.\d{3} ×/);
+    expect(stdout).toMatch(/CPU per stream of 64 deltas \(µs\)\s+[\d,]+\s+[\d,]+\s+\d+\.\d{3} ×/);
+    expect(stdout).toMatch(/added time to first token p50, 4 streams \(ms\)\s+-?\d+\.\d{3}\s+-?\d+\.\d{3}\s+[+-]\d+\.\d{3} ms/);
+    expect(stdout).toMatch(/added time to first token p50, 1 stream \(ms\)\s+-?\d+\.\d{3}\s+-?\d+\.\d{3}\s+[+-]\d+\.\d{3} ms/);
+    expect(stdout).toMatch(/both builds in both start positions/);
   });
 
   it('says how to call it when it is not given two builds', async () => {
