@@ -5,12 +5,13 @@
 // config against one mock, their rounds interleaved. On this kind of VM the process started second measured ~9 %
 // less CPU per stream than the first with the *same* build, so everything runs twice, with the start order swapped,
 // and each build's figures pool both positions. Prints a table; exits 0 whatever the figures say.
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { MODEL, serialFirstToken, streamLatency, summarizeStreams, throughput } from './lib/load.mjs';
+import { serialFirstToken, streamLatency, summarizeStreams, throughput } from './lib/load.mjs';
 import { cpuMicros, killAll, startChild, stopChild } from './lib/procs.mjs';
+import { LISTENING, startMock, WORDS, writeBenchConfig } from './lib/setup.mjs';
 import { percentile } from './lib/stats.mjs';
 
 const { values: flags, positionals } = parseArgs({
@@ -30,8 +31,6 @@ const builds = positionals.map((p, i) => ({ name: i === 0 ? 'base' : 'new', cli:
 for (const b of builds) if (!existsSync(b.cli)) throw new Error(`${b.cli} is missing: build it first (npx tsc -p tsconfig.build.json)`);
 
 const quick = flags.quick;
-const WORDS = 64;
-const REPLY = Array.from({ length: WORDS }, (_, i) => `token-${String(i).padStart(2, '0')}-bench `).join('');
 const settings = {
   rounds: Number(flags.rounds ?? (quick ? 1 : 4)),
   seconds: Number(flags.seconds ?? (quick ? 0.2 : 3)),
@@ -56,7 +55,7 @@ const direct = { ttft: [], solo: [] };
 async function session(order, mock, config) {
   const gateways = [];
   for (const b of order) {
-    const g = await startChild(b.name, [b.cli, 'serve', '--config', config], { pattern: /listening on (http:\/\/\S+)/ });
+    const g = await startChild(b.name, [b.cli, 'serve', '--config', config], { pattern: LISTENING });
     gateways.push({ ...b, url: g.url, pid: g.pid, proc: g });
   }
   try {
@@ -91,14 +90,8 @@ async function session(order, mock, config) {
 
 async function main() {
   const dir = mkdtempSync(join(tmpdir(), 'lifeline-ab-'));
-  const mock = await startChild('mock', [builds[0].cli, 'mock', '--port', '0', '--reply', REPLY, '--chunk-gap-ms', String(settings.gapMs)], {
-    pattern: /mock on (http:\/\/\S+?)\/v1/,
-  });
-  const config = join(dir, 'lifeline.ab.yaml');
-  writeFileSync(
-    config,
-    ['server: { host: 127.0.0.1, port: 0 }', 'providers:', `  mock: { type: openai, api_key: ab-key, base_url: "${mock.url}/v1" }`, 'models:', `  ${MODEL}: { targets: [{ provider: mock, model: ${MODEL} }] }`, ''].join('\n'),
-  );
+  const mock = await startMock(builds[0].cli, settings.gapMs);
+  const config = writeBenchConfig(dir, mock.url, 'bench/ab.mjs');
   try {
     log(`session 1 of 2: ${builds[0].name} started first`);
     await session(builds, mock, config);

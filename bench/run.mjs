@@ -13,8 +13,9 @@ import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { request } from 'undici';
-import { cannon, holdStreams, MODEL, serialFirstToken, serialLatency, streamLatency, summarizeStreams, throughput } from './lib/load.mjs';
+import { cannon, holdStreams, serialFirstToken, serialLatency, streamLatency, summarizeStreams, throughput } from './lib/load.mjs';
 import { CLK_TCK, cpuMicros, killAll, openFilesLimit, rssBytes, startChild, stopChild } from './lib/procs.mjs';
+import { LISTENING, startMock, WORDS, writeBenchConfig } from './lib/setup.mjs';
 import { machine, percentile, renderTable, row, rowsAsJson } from './lib/stats.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -33,11 +34,8 @@ const { values: flags } = parseArgs({
 });
 
 const quick = flags.quick;
-const WORDS = 64;
-/** 64 deltas of exactly 16 bytes: 15 characters and a space. */
 /** Deltas per stream in the one-at-a-time phase: enough for a first token, short enough for many samples. */
 const SOLO_TOKENS = 1;
-const REPLY = Array.from({ length: WORDS }, (_, i) => `token-${String(i).padStart(2, '0')}-bench `).join('');
 const settings = {
   connections: 32,
   warmupSeconds: quick ? 0.1 : 2,
@@ -77,7 +75,6 @@ async function setMockPlan(mock, plan) {
 }
 
 const CLI = join(root, 'dist', 'cli.js');
-const LISTENING = /listening on (http:\/\/\S+)/;
 
 /** `lifeline serve` on the bench config; with --cpu-prof, V8 writes a profile into that directory on exit. */
 function startGateway(config) {
@@ -87,22 +84,8 @@ function startGateway(config) {
 
 async function startAll(dir) {
   if (!existsSync(CLI)) throw new Error('dist/cli.js is missing: run `npm run build` first (npm run bench does)');
-  const mock = await startChild('mock', [CLI, 'mock', '--port', '0', '--reply', REPLY, '--chunk-gap-ms', String(settings.streamGapMs)], {
-    pattern: /mock on (http:\/\/\S+?)\/v1/,
-  });
-  const config = join(dir, 'lifeline.bench.yaml');
-  writeFileSync(
-    config,
-    [
-      '# Written by bench/run.mjs: one provider (the mock), one model; every other setting is the shipped default.',
-      'server: { host: 127.0.0.1, port: 0 }',
-      'providers:',
-      `  mock: { type: openai, api_key: bench-key, base_url: "${mock.url}/v1" }`,
-      'models:',
-      `  ${MODEL}: { targets: [{ provider: mock, model: ${MODEL} }] }`,
-      '',
-    ].join('\n'),
-  );
+  const mock = await startMock(CLI, settings.streamGapMs);
+  const config = writeBenchConfig(dir, mock.url, 'bench/run.mjs');
   const [floor, gateway] = await Promise.all([
     startChild('floor', [join(root, 'bench', 'floor.mjs'), mock.url], { pattern: LISTENING }),
     startGateway(config),
