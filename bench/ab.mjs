@@ -9,7 +9,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { serialFirstToken, streamLatency, summarizeStreams, throughput } from './lib/load.mjs';
+import { serialFirstToken, streamLatency, throughput } from './lib/load.mjs';
 import { cpuMicros, killAll, startChild, stopChild } from './lib/procs.mjs';
 import { LISTENING, startMock, WORDS, writeBenchConfig } from './lib/setup.mjs';
 import { percentile } from './lib/stats.mjs';
@@ -76,7 +76,7 @@ async function session(order, mock, config) {
         const run = await streamLatency(g.url, { concurrency: settings.streams, seconds: settings.seconds, expectTokens: WORDS, spreadMs: settings.gapMs });
         const sum = totals[g.name];
         sum.streamCpu += cpuMicros(g.pid) - cpu0;
-        sum.streams += summarizeStreams([run]).streams;
+        sum.streams += run.streams;
         sum.ttft.push(...run.ttft);
       }
     }
