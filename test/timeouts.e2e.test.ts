@@ -1,4 +1,5 @@
 import { createServer, type Server, type Socket } from 'node:net';
+import { APIError } from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer } from '../src/server/serve.js';
 import { resolveConfig } from '../src/config/index.js';
@@ -40,15 +41,31 @@ describe('each timeout ends the request within its limit + 500 ms with a clear e
     expect(ms).toBeLessThan(T.first_byte_ms + 500);
   });
 
-  it('first byte: headers arrive but the first stream chunk does not', async () => {
+  it('first byte: headers arrive but the first stream chunk does not (the 200 is out: an error event ends the stream)', async () => {
     stack.mock.setPlan({ default: { first_token_ms: 3000 } });
-    const { value: err, ms } = await timed(() =>
-      stack.client.chat.completions.create({ model: 'gpt-test', messages, stream: true }).catch((e: unknown) => e),
-    );
+    const { value: err, ms } = await timed(async () => {
+      const stream = await stack.client.chat.completions.create({ model: 'gpt-test', messages, stream: true });
+      return collectText(stream).catch((e: unknown) => e);
+    });
     stack.mock.setPlan({});
-    // Commit on first token: nothing was sent yet, so the client gets a proper HTTP error.
-    expect(err).toMatchObject({ status: 504, code: 'first_byte_timeout' });
+    expect(err).toBeInstanceOf(APIError);
+    expect(err).toMatchObject({ code: 'first_byte_timeout' });
+    expect((err as Error).message).toMatch(/400 ms/);
     expect(ms).toBeLessThan(T.first_byte_ms + 500);
+  });
+
+  it('first byte, with streaming.hold_headers: nothing was sent yet, so the client gets a 504', async () => {
+    const held = await startStack({ timeouts: T, extra: { streaming: { hold_headers: true } } });
+    try {
+      held.mock.setPlan({ default: { first_token_ms: 3000 } });
+      const { value: err, ms } = await timed(() =>
+        held.client.chat.completions.create({ model: 'gpt-test', messages, stream: true }).catch((e: unknown) => e),
+      );
+      expect(err).toMatchObject({ status: 504, code: 'first_byte_timeout' });
+      expect(ms).toBeLessThan(T.first_byte_ms + 500);
+    } finally {
+      await held.close();
+    }
   });
 
   it('idle: a stream that stalls after two chunks ends with an error event, not a clean end', async () => {

@@ -160,6 +160,11 @@ export interface StreamingConfig {
   max_resumes: number;
   /** Answer text kept per stream for resuming, in characters; past it the stream can no longer be resumed. */
   resume_max_chars: number;
+  /**
+   * Hold a stream's status and headers until its first token (every failure then gets a real HTTP status).
+   * Off: they go out as soon as an upstream accepts the stream (its 2xx); see DESIGN.md, "Commit on first token".
+   */
+  hold_headers: boolean;
 }
 
 export interface LoggingConfig {

@@ -16,6 +16,8 @@ export interface AttemptInput {
   signal: CancelSignal;
   /** The client's JSON text of `body`, when `body` is still the client's own object. */
   raw?: RawBody;
+  /** Streams: called when the upstream accepts the stream (its 2xx), before its first token. */
+  onAccepted?: (deployment: string) => void;
 }
 
 export interface AttemptRecord {
@@ -99,6 +101,7 @@ export async function attemptStream(input: AttemptInput, d: Deployment, record: 
   const rest = decodeStream(res.body, adapter, adapter.createStreamDecoder(d, body));
   const head: StreamEvent[] = [];
   try {
+    input.onAccepted?.(d.id);
     for (;;) {
       const next = await rest.next();
       if (next.done) throw streamEndedEarly(d, 'before its first token');

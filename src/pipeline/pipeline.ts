@@ -1,7 +1,5 @@
-import type { CancelSignal } from '../cancel.js';
-import type { Config, Transform } from '../config/types.js';
+import type { Config } from '../config/types.js';
 import { GatewayError, toGatewayError } from '../errors.js';
-import type { Operation, StreamEvent } from '../providers/types.js';
 import { rateLimitResetMs } from '../providers/retry-hints.js';
 import { retryDelay } from '../resilience/index.js';
 import { Deadline, sleep } from '../resilience/deadline.js';
@@ -11,70 +9,19 @@ import type { Logger } from '../observability/logger.js';
 import type { Transport } from '../transport/index.js';
 import { encodingFor, PromptEstimate, preloadEncoding } from '../context/index.js';
 import type { Metrics } from '../observability/metrics.js';
-import type { Deployment, RawBody } from '../providers/types.js';
+import type { Deployment, Operation } from '../providers/types.js';
 import { type AttemptInput, type AttemptRecord, attemptJson, relay } from './attempt.js';
 import { chooseTarget, type Choice, supports } from './choose.js';
 import { canPrefill, Deployments } from './deployments.js';
 import { Fitter } from './fit-plan.js';
 import { hedgeDelay, LatencyWindow } from './hedge.js';
 import { commitStream, type Launch, launchHedge, streamAccounting } from './stream-attempt.js';
-import { type ResumeRecord, resumable, type Segment, withFinally } from './survive.js';
-import type { Usage } from './transcript.js';
+import { resumable, type Segment, withFinally } from './survive.js';
+import { type GatewayRequest, type GatewayResult, PipelineFailure } from './request.js';
 import { mergeUnavailable, unavailableError } from './unavailable.js';
 
 export type { AttemptRecord } from './attempt.js';
-
-/** One client request as the engine sees it: already validated, in canonical (OpenAI) shape. */
-export interface GatewayRequest {
-  op: Operation;
-  route: Route;
-  body: Record<string, unknown>;
-  stream: boolean;
-  requestId: string;
-  /** Aborted when the client goes away. */
-  signal: CancelSignal;
-  /** The client's `x-lifeline-timeout-ms`: can only lower the model's `total_ms`. */
-  timeoutMs?: number;
-  /** False when the client sent `x-lifeline-fallbacks: off`. */
-  fallbacks?: boolean;
-  /** The client's `x-lifeline-transforms`, on top of the model's own `transforms`. */
-  transforms?: readonly Transform[];
-  /** Size of the client's body in bytes: lets the context check skip counting a prompt that surely fits. */
-  bodyBytes?: number;
-  /** The client's JSON text of `body`: sent with few edits instead of re-serialising `body`, while unchanged. */
-  raw?: RawBody;
-}
-
-export interface ResultMeta {
-  deployment: string;
-  attempts: AttemptRecord[];
-  /** The fallback model that answered, when not the requested one. */
-  fallback?: string;
-  /** Streams: each time the upstream failed mid-answer, and where the answer continued. */
-  resumes?: ResumeRecord[];
-  /** Streams: the answer's usage, summed over resumed segments; counted with the tokenizer when not reported. */
-  usage?: Usage;
-  /** What the context check changed in the request (middle-out, clamped max_tokens). */
-  applied?: string[];
-}
-
-export type GatewayResult =
-  | { type: 'json'; body: string; meta: ResultMeta }
-  | {
-      type: 'stream';
-      events: AsyncIterable<StreamEvent>;
-      meta: ResultMeta;
-      /** Frees the upstream and the deployment's slot if `events` will never be read (idempotent). */
-      cancel(): void;
-    };
-
-/** A GatewayError plus what was tried, so the server can still report attempts. */
-export class PipelineFailure {
-  constructor(
-    readonly error: GatewayError,
-    readonly attempts: AttemptRecord[],
-  ) {}
-}
+export { type GatewayRequest, type GatewayResult, PipelineFailure, type ResultMeta, type StreamAccepted } from './request.js';
 
 type StreamResult = Extract<GatewayResult, { type: 'stream' }>;
 
@@ -150,7 +97,8 @@ export class Pipeline {
           route = chain.next('context_length');
           continue;
         }
-        const routeReq = fit.body ? { ...req, body: fit.body } : req;
+        const fitted = fit.body ? { ...req, body: fit.body } : req;
+        const routeReq = withAcceptedMeta(fitted, route === primary ? undefined : route.model.name, fit.applied);
         const outcome = await this.runModel(routeReq, route, deadline, attempts, fit.allow ? { allow: fit.allow } : {});
         if (outcome.ok) {
           if (route !== primary) outcome.result.meta.fallback = route.model.name;
@@ -312,6 +260,8 @@ export class Pipeline {
       attempts.push(record);
       const input: AttemptInput = { transport: this.transport, op: req.op, body: req.body, timeouts, signal: deadline.signal };
       if (req.raw?.of === req.body) input.raw = req.raw;
+      const accepted = req.onStreamAccepted;
+      if (accepted) input.onAccepted = (id) => accepted({ deployment: id, attempts: attempts.length });
       if (scope.allow) record.resume = true;
       const t0 = performance.now();
       try {
@@ -386,6 +336,14 @@ export class Pipeline {
 }
 
 const OP_NAMES: Record<Operation, string> = { chat: 'chat completions', embeddings: 'embeddings', responses: 'the Responses API' };
+
+/** `req` whose stream-accepted callback also names the fallback model and the context changes, when there are any. */
+function withAcceptedMeta(req: GatewayRequest, fallback: string | undefined, applied: string[] | undefined): GatewayRequest {
+  const onAccepted = req.onStreamAccepted;
+  if (!onAccepted || (!fallback && !applied)) return req;
+  const extra = { ...(fallback ? { fallback } : {}), ...(applied ? { applied } : {}) };
+  return { ...req, onStreamAccepted: (info) => onAccepted({ ...info, ...extra }) };
+}
 
 function wantsTransform(req: GatewayRequest, route: Route): boolean {
   return route.model.transforms.includes('middle-out') || (req.transforms?.includes('middle-out') ?? false);

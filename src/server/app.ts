@@ -4,14 +4,23 @@ import { GatewayError, toGatewayError } from '../errors.js';
 import { type Logger, requestLineWriter } from '../observability/logger.js';
 import { Metrics } from '../observability/metrics.js';
 import { requestIdFrom } from '../observability/request-id.js';
-import { attemptsSettled, Pipeline, PipelineFailure, type AttemptRecord, type GatewayResult, type RawBody, type ResultMeta } from '../pipeline/index.js';
+import {
+  attemptsSettled,
+  Pipeline,
+  PipelineFailure,
+  type AttemptRecord,
+  type GatewayResult,
+  type RawBody,
+  type ResultMeta,
+  type StreamAccepted,
+} from '../pipeline/index.js';
 import { buildRoutes, type Route } from '../routing/routes.js';
 import type { Transport } from '../transport/index.js';
 import { anthropicMessages } from './anthropic-dialect.js';
 import { checkModelLimit, parseJsonObject, readBody } from './body.js';
 import type { Exchange } from './exchange.js';
 import type { IngressDialect } from './ingress.js';
-import { relayStream } from './relay.js';
+import { Heartbeat, relayStream, sseComment } from './relay.js';
 import { openAIChat, openAIEmbeddings, openAIResponses } from './openai-dialect.js';
 
 export interface AppDeps {
@@ -124,6 +133,19 @@ export function createApp({ config, transport, logger }: AppDeps): App {
     bodyBytes: number,
     rawBody: RawBody | undefined,
   ): Promise<void> => {
+    // A stream's writer before any upstream call: nothing to free when it cannot be made.
+    const writer = stream ? dialect.streamWriter(canonical) : undefined;
+    // Unless held (streaming.hold_headers), a stream's status and headers go out when an upstream accepts it.
+    let early: { deployment: string; heartbeat: Heartbeat } | undefined;
+    const onStreamAccepted =
+      writer && !config.streaming.hold_headers
+        ? (info: StreamAccepted) => {
+            if (early || ex.signal.aborted) return;
+            ctx.status = 200;
+            ex.start(200, { ...writer.headers, 'x-request-id': ctx.requestId, ...metaHeaders(info) }, draining, true);
+            early = { deployment: info.deployment, heartbeat: new Heartbeat(ex, heartbeatMs) };
+          }
+        : undefined;
     let result: GatewayResult;
     try {
       result = await pipeline.run({
@@ -135,26 +157,42 @@ export function createApp({ config, transport, logger }: AppDeps): App {
         signal: ex.signal,
         bodyBytes,
         ...(rawBody ? { raw: rawBody } : {}),
+        ...(onStreamAccepted ? { onStreamAccepted } : {}),
         ...requestControls(ex.headers),
       });
     } catch (err) {
-      if (!(err instanceof PipelineFailure)) throw err;
-      ctx.attempts = err.attempts;
-      return fail(ex, ctx, err.error, attemptHeaders(err.error.deployment, err.attempts.length));
+      const failure = err instanceof PipelineFailure ? err : undefined;
+      if (failure) ctx.attempts = failure.attempts;
+      if (!early) {
+        if (!failure) throw err;
+        return fail(ex, ctx, failure.error, attemptHeaders(failure.error.deployment, failure.attempts.length));
+      }
+      // The 200 is out: the failure ends the stream as its error event, in the client's dialect.
+      early.heartbeat.stop();
+      ctx.error = failure?.error ?? toGatewayError(err);
+      ex.end((writer ?? dialect.streamWriter(canonical)).error(ctx.error));
+      return;
     }
     ctx.result = result.meta;
     const headers = { 'x-request-id': ctx.requestId, ...metaHeaders(result.meta) };
     if (result.type === 'json') return json(ex, ctx, 200, dialect.renderJson(result.body), headers);
+    const out = writer ?? dialect.streamWriter(canonical); // a stream result only comes for a stream request
     ctx.status = 200;
-    let writer: ReturnType<IngressDialect['streamWriter']>;
-    try {
-      writer = dialect.streamWriter(canonical);
-      ex.start(200, { ...writer.headers, ...headers }, draining);
-    } catch (err) {
-      result.cancel(); // the stream will never be read: free its upstream now
-      throw err;
+    let heartbeat: Heartbeat;
+    if (early) {
+      heartbeat = early.heartbeat;
+      // The headers named the deployment that accepted first; a failover or a hedge since then is told here.
+      if (result.meta.deployment !== early.deployment) ex.write(sseComment(Object.entries(headers).map(([k, v]) => `${k}: ${v}`).join('; ')));
+    } else {
+      try {
+        ex.start(200, { ...out.headers, ...headers }, draining);
+      } catch (err) {
+        result.cancel(); // the stream will never be read: free its upstream now
+        throw err;
+      }
+      heartbeat = new Heartbeat(ex, heartbeatMs);
     }
-    const error = await relayStream(ex, result.events, writer, heartbeatMs);
+    const error = await relayStream(ex, result.events, out, heartbeat);
     if (error) ctx.error = error;
   };
 
@@ -261,8 +299,8 @@ function one(v: string | string[] | undefined): string | undefined {
   return Array.isArray(v) ? v[0] : v;
 }
 
-function metaHeaders(meta: ResultMeta): Record<string, string> {
-  const h = attemptHeaders(meta.deployment, meta.attempts.length);
+function metaHeaders(meta: Pick<ResultMeta, 'deployment' | 'fallback' | 'applied'> & { attempts: number | readonly unknown[] }): Record<string, string> {
+  const h = attemptHeaders(meta.deployment, typeof meta.attempts === 'number' ? meta.attempts : meta.attempts.length);
   if (meta.fallback) h['x-lifeline-fallback'] = headerSafe(meta.fallback);
   if (meta.applied) h['x-lifeline-transformed'] = headerSafe(meta.applied.join('; '));
   return h;

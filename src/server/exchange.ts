@@ -15,8 +15,11 @@ export interface Exchange {
   readonly body: AsyncIterable<Uint8Array>;
   /** Aborted when the client goes away before the response is complete. */
   readonly signal: CancelSignal;
-  /** Sends status and headers. `closeConnection` asks the adapter not to keep the connection alive. */
-  start(status: number, headers: Record<string, string>, closeConnection?: boolean): void;
+  /**
+   * Sets status and headers; they go out with the first write, or at once with `flush` (a stream whose first
+   * bytes come later). `closeConnection` asks the adapter not to keep the connection alive.
+   */
+  start(status: number, headers: Record<string, string>, closeConnection?: boolean, flush?: boolean): void;
   /** Returns false when the client is not keeping up; wait for `drained()` before writing more. */
   write(chunk: string): boolean;
   drained(): Promise<void>;

@@ -7,7 +7,8 @@ const EMPTY: AsyncIterable<Uint8Array> = { async *[Symbol.asyncIterator]() {} };
 
 /**
  * The app as a WHATWG `fetch`: the same HTTP API in-process, no socket. The returned Response resolves
- * when the app sends its status (for streams: on the first token), and its body streams with backpressure.
+ * when the app sends its status (for streams: when an upstream accepts the stream, or on its first token with
+ * `streaming.hold_headers`), and its body streams with backpressure.
  */
 export function createFetch(app: App): (input: string | URL | Request, init?: RequestInit) => Promise<Response> {
   return (input, init) => {

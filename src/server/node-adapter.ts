@@ -20,9 +20,10 @@ export function nodeExchange(req: IncomingMessage, res: ServerResponse, onClose?
     declaredLength: declared !== undefined && Number.isFinite(declared) ? declared : undefined,
     body: req,
     signal: ac.signal,
-    start(status, headers, closeConnection) {
+    start(status, headers, closeConnection, flush) {
       if (closeConnection) res.shouldKeepAlive = false;
       res.writeHead(status, headers);
+      if (flush) res.flushHeaders();
     },
     write(chunk) {
       return res.write(chunk);

@@ -6,35 +6,54 @@ import type { StreamWriter } from './ingress.js';
 const HEARTBEAT = ': keep-alive\n\n';
 
 /**
+ * An SSE comment whenever nothing has been written for `ms`, so proxies and load balancers don't cut a stream
+ * whose upstream is thinking. One timer per stream, not per chunk: it only writes when the stream has been silent
+ * long enough, and never while the client is behind (`draining`).
+ */
+export class Heartbeat {
+  private lastWrite = performance.now();
+  draining = false;
+  private readonly timer: ReturnType<typeof setInterval>;
+
+  constructor(ex: Exchange, ms: number) {
+    this.timer = setInterval(() => {
+      if (!this.draining && !ex.signal.aborted && performance.now() - this.lastWrite >= ms - 5) {
+        this.lastWrite = performance.now();
+        ex.write(HEARTBEAT);
+      }
+    }, ms);
+  }
+
+  /** Something else was written just now. */
+  wrote(): void {
+    this.lastWrite = performance.now();
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+  }
+}
+
+/**
  * Writes a committed stream to the client in its dialect, with backpressure (a slow client pauses the upstream
- * read: the next event is not pulled until the socket drains) and heartbeats: an SSE comment whenever nothing has
- * been written for `heartbeatMs`, so proxies and load balancers don't cut a stream whose upstream is thinking.
+ * read: the next event is not pulled until the socket drains) and the stream's heartbeat, stopped at the end.
  * Resolves with the error the stream ended on, if any.
  */
 export async function relayStream(
   ex: Exchange,
   events: AsyncIterable<StreamEvent>,
   writer: StreamWriter,
-  heartbeatMs: number,
+  heartbeat: Heartbeat,
 ): Promise<GatewayError | undefined> {
-  let lastWrite = performance.now();
-  let draining = false;
   /** Writes; returns a promise only when the client is behind (no promise per chunk otherwise). */
   const write = (text: string): Promise<void> | undefined => {
-    lastWrite = performance.now();
+    heartbeat.wrote();
     if (ex.write(text)) return undefined;
-    draining = true;
+    heartbeat.draining = true;
     return ex.drained().then(() => {
-      draining = false;
+      heartbeat.draining = false;
     });
   };
-  // One timer per stream, not per chunk: it only writes when the stream has been silent long enough.
-  const timer = setInterval(() => {
-    if (!draining && !ex.signal.aborted && performance.now() - lastWrite >= heartbeatMs - 5) {
-      lastWrite = performance.now();
-      ex.write(HEARTBEAT);
-    }
-  }, heartbeatMs);
   try {
     for await (const e of events) {
       if (ex.signal.aborted) break;
@@ -43,7 +62,7 @@ export async function relayStream(
         const behind = text === '' ? undefined : write(text);
         if (behind) await behind;
       } else if (e.type === 'comment') {
-        const behind = write(`: ${e.text.replace(/[\r\n]+/g, ' ')}\n\n`);
+        const behind = write(sseComment(e.text));
         if (behind) await behind;
       } else if (e.type === 'done') {
         ex.end(writer.done());
@@ -56,6 +75,11 @@ export async function relayStream(
     ex.end();
     return undefined;
   } finally {
-    clearInterval(timer);
+    heartbeat.stop();
   }
+}
+
+/** An SSE comment line (clients ignore it; a person reading the stream sees it). */
+export function sseComment(text: string): string {
+  return `: ${text.replace(/[\r\n]+/g, ' ')}\n\n`;
 }
