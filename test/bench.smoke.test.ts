@@ -41,6 +41,8 @@ describe('npm run bench', () => {
     for (const figure of ['requests/s, c=32', 'CPU per request', 'CPU per stream', 'added latency p50, c=1', 'added time to first token p50', 'streams open']) {
       expect(stdout).toContain(figure);
     }
+    // The 32-stream first token's spread over rounds: a range for each gateway column.
+    expect(stdout).toMatch(/the p50 above, round by round \(min…max\)\s+—\s+(-?\d+\.\d{2}…-?\d+\.\d{2} ms\s+){3}/);
     // Portkey's column is there when @portkey-ai/gateway is installed (a devDependency, so after npm ci).
     expect(stdout).toMatch(/figure\s+direct\s+floor\s+lifeline\s+portkey\s+target\s+pass\?/);
     expect(existsSync(out)).toBe(true);
