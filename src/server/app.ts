@@ -19,7 +19,7 @@ import type { Transport } from '../transport/index.js';
 import { anthropicMessages } from './anthropic-dialect.js';
 import { checkModelLimit, parseJsonObject, readBody } from './body.js';
 import type { Exchange } from './exchange.js';
-import type { IngressDialect } from './ingress.js';
+import type { IngressDialect, StreamWriter } from './ingress.js';
 import { Heartbeat, relayStream, sseComment } from './relay.js';
 import { openAIChat, openAIEmbeddings, openAIResponses } from './openai-dialect.js';
 
@@ -136,14 +136,14 @@ export function createApp({ config, transport, logger }: AppDeps): App {
     // A stream's writer before any upstream call: nothing to free when it cannot be made.
     const writer = stream ? dialect.streamWriter(canonical) : undefined;
     // Unless held (streaming.hold_headers), a stream's status and headers go out when an upstream accepts it.
-    let early: { deployment: string; heartbeat: Heartbeat } | undefined;
+    let early: { deployment: string; heartbeat: Heartbeat; writer: StreamWriter } | undefined;
     const onStreamAccepted =
       writer && !config.streaming.hold_headers
         ? (info: StreamAccepted) => {
             if (early || ex.signal.aborted) return;
             ctx.status = 200;
             ex.start(200, { ...writer.headers, 'x-request-id': ctx.requestId, ...metaHeaders(info) }, draining, true);
-            early = { deployment: info.deployment, heartbeat: new Heartbeat(ex, heartbeatMs) };
+            early = { deployment: info.deployment, heartbeat: new Heartbeat(ex, heartbeatMs), writer };
           }
         : undefined;
     let result: GatewayResult;
@@ -170,13 +170,16 @@ export function createApp({ config, transport, logger }: AppDeps): App {
       // The 200 is out: the failure ends the stream as its error event, in the client's dialect.
       early.heartbeat.stop();
       ctx.error = failure?.error ?? toGatewayError(err);
-      ex.end((writer ?? dialect.streamWriter(canonical)).error(ctx.error));
+      ex.end(early.writer.error(ctx.error));
       return;
     }
     ctx.result = result.meta;
     const headers = { 'x-request-id': ctx.requestId, ...metaHeaders(result.meta) };
     if (result.type === 'json') return json(ex, ctx, 200, dialect.renderJson(result.body), headers);
-    const out = writer ?? dialect.streamWriter(canonical); // a stream result only comes for a stream request
+    if (!writer) {
+      result.cancel(); // cannot happen: only a stream request is answered with a stream
+      throw new GatewayError('internal', 'The upstream answered a request that was not streamed with a stream');
+    }
     ctx.status = 200;
     let heartbeat: Heartbeat;
     if (early) {
@@ -185,14 +188,14 @@ export function createApp({ config, transport, logger }: AppDeps): App {
       if (result.meta.deployment !== early.deployment) ex.write(sseComment(Object.entries(headers).map(([k, v]) => `${k}: ${v}`).join('; ')));
     } else {
       try {
-        ex.start(200, { ...out.headers, ...headers }, draining);
+        ex.start(200, { ...writer.headers, ...headers }, draining);
       } catch (err) {
         result.cancel(); // the stream will never be read: free its upstream now
         throw err;
       }
       heartbeat = new Heartbeat(ex, heartbeatMs);
     }
-    const error = await relayStream(ex, result.events, out, heartbeat);
+    const error = await relayStream(ex, result.events, writer, heartbeat);
     if (error) ctx.error = error;
   };
 
