@@ -112,7 +112,7 @@ program
   .option('--reply <text>', 'fixed answer text')
   .option('--latency-ms <n>', 'delay before every response', int('--latency-ms'))
   .option('--first-token-ms <n>', 'delay before the first body byte / stream chunk', int('--first-token-ms'))
-  .option('--chunk-gap-ms <n>', 'delay between stream chunks', int('--chunk-gap-ms'))
+  .option('--chunk-gap-ms <n>', 'delay between stream chunks (the usage chunk and [DONE] follow the finish chunk at once)', int('--chunk-gap-ms'))
   .option('--fail-rate <r>', 'fraction of requests that get a fault from --fail-with (0..1)', ratio)
   .addOption(
     new Option('--fail-with <faults>', `comma-separated faults for --fail-rate: ${Object.keys(FAULT_PRESETS).join(', ')}`).default(

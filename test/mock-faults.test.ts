@@ -148,6 +148,26 @@ describe('mock: faults', () => {
     });
   });
 
+  it('with chunk_gap_ms, the tail after the finish chunk (usage, [DONE]) follows at once, as providers send it', async () => {
+    await withMock({ plan: { default: { chunk_gap_ms: 60 } } }, async (mock) => {
+      const res = await post(mock, '/chat/completions', { ...CHAT, stream: true, stream_options: { include_usage: true } });
+      const reader = res.body!.getReader();
+      const arrivals: Array<{ at: number; text: string }> = [];
+      const t0 = performance.now();
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        arrivals.push({ at: performance.now() - t0, text: new TextDecoder().decode(value) });
+      }
+      const whenSeen = (needle: string) => arrivals.find((a) => a.text.includes(needle))!.at;
+      const finishAt = whenSeen('"finish_reason":"stop"');
+      expect(whenSeen('"usage":{')).toBeLessThan(finishAt + 30);
+      expect(whenSeen('[DONE]')).toBeLessThan(finishAt + 30);
+      // …while the content before it kept its gaps: the finish came at least a gap after the first chunk.
+      expect(finishAt - arrivals[0]!.at).toBeGreaterThanOrEqual(55);
+    });
+  });
+
   it('plays the script in order, then the default', async () => {
     const plan: FaultPlan = { script: [{ status: 500 }, {}, { status: 502 }], default: { status: 418 } };
     await withMock({ plan }, async (mock) => {

@@ -19,7 +19,7 @@ export interface Fault {
   latency_ms?: number;
   /** After the headers, delay before the first body byte (stream: the first chunk). */
   first_token_ms?: number;
-  /** Stream: delay between chunks. */
+  /** Stream: delay between chunks (the tail after the finish chunk, usage and terminator, follows it at once). */
   chunk_gap_ms?: number;
   /** Destroy the socket without any response. */
   reset?: boolean;

@@ -138,8 +138,11 @@ async function sendStream(x: Exchange, script: StreamScript, fault: Fault, outco
     return ok;
   };
   const clock = new StreamClock(gap);
+  // The tail after its first event (usage, the terminator) follows at once, as providers send it: a gap there would
+  // make a stream that asked for usage one gap longer than the same stream without.
+  const together = stop ? events.length : events.length - script.tail.length + 1;
   for (let i = 0; i < events.length; i++) {
-    if (i > 0 && gap > 0) {
+    if (i > 0 && gap > 0 && i < together) {
       if (!(await flush()) || !(await pause(clock.next(), x.signal))) return;
     }
     const text = events[i]!.text;
