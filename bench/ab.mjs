@@ -35,6 +35,8 @@ const settings = {
   rounds: Number(flags.rounds ?? (quick ? 1 : 4)),
   seconds: Number(flags.seconds ?? (quick ? 0.2 : 3)),
   gapMs: quick ? 2 : 20,
+  /** Stream starts staggered over about one stream's length (see streamLatency in lib/load.mjs). */
+  spreadMs: quick ? 2 : 20 * WORDS,
   streams: quick ? 4 : 32,
 };
 const log = (line) => {
@@ -69,11 +71,12 @@ async function session(order, mock, config) {
         sum.requests += t.requests;
         sum.rps.push(t.rps);
       }
-      const d = await streamLatency(mock.url, { concurrency: settings.streams, seconds: settings.seconds, expectTokens: WORDS, spreadMs: settings.gapMs });
+      const streams = { concurrency: settings.streams, seconds: settings.seconds, expectTokens: WORDS, spreadMs: settings.spreadMs, skipRamp: !quick };
+      const d = await streamLatency(mock.url, streams);
       direct.ttft.push(...d.ttft);
       for (const g of targets) {
         const cpu0 = cpuMicros(g.pid);
-        const run = await streamLatency(g.url, { concurrency: settings.streams, seconds: settings.seconds, expectTokens: WORDS, spreadMs: settings.gapMs });
+        const run = await streamLatency(g.url, streams);
         const sum = totals[g.name];
         sum.streamCpu += cpuMicros(g.pid) - cpu0;
         sum.streams += run.streams;

@@ -42,9 +42,11 @@ const settings = {
   seconds: Number(flags.duration ?? (quick ? 0.2 : 10)),
   latencySeconds: quick ? 0.1 : 6,
   streamGapMs: quick ? 2 : 20,
+  /** Stream starts staggered over about one stream's length, as independent users' are (see streamLatency). */
+  streamSpreadMs: quick ? 2 : 20 * WORDS,
   streamConcurrency: quick ? 4 : 32,
   throughputRounds: quick ? 1 : 3,
-  streamSeconds: quick ? 0.1 : 12,
+  streamSeconds: quick ? 0.1 : 18,
   soloSeconds: quick ? 0.1 : 18,
   streamRounds: quick ? 1 : 3,
   holdGapMs: quick ? 200 : 2000,
@@ -138,7 +140,7 @@ async function soak(gateway) {
   const samples = [];
   const load = Promise.all([
     throughput(gateway.url, gateway.pid, { connections: 16, seconds: minutes * 60 }),
-    streamLatency(gateway.url, { concurrency: 32, seconds: minutes * 60, expectTokens: WORDS, spreadMs: settings.streamGapMs }),
+    streamLatency(gateway.url, { concurrency: 32, seconds: minutes * 60, expectTokens: WORDS, spreadMs: settings.streamSpreadMs }),
   ]);
   for (let m = 1; m <= Math.ceil(minutes); m++) {
     const wait = Math.min(60, (minutes - (m - 1)) * 60) * 1000;
@@ -211,7 +213,14 @@ async function main() {
         log(`streams: ${t.name} (round ${round}/${settings.streamRounds}), ${settings.streamConcurrency} at a time, ${WORDS} × 16 B deltas ${settings.streamGapMs} ms apart`);
         const seconds = settings.streamSeconds / settings.streamRounds;
         const cpu0 = cpuMicros(t.pid);
-        const run = await streamLatency(t.url, { concurrency: settings.streamConcurrency, seconds, expectTokens: WORDS, spreadMs: settings.streamGapMs, headers: t.headers });
+        const run = await streamLatency(t.url, {
+          concurrency: settings.streamConcurrency,
+          seconds,
+          expectTokens: WORDS,
+          spreadMs: settings.streamSpreadMs,
+          skipRamp: !quick,
+          headers: t.headers,
+        });
         streamCpu[t.name] += cpuMicros(t.pid) - cpu0;
         streamRuns[t.name].push(run);
       }

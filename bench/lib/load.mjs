@@ -147,23 +147,29 @@ export async function serialFirstToken(targets, { seconds, maxTokens }) {
 
 /**
  * `concurrency` streams at a time, one after another, for `seconds`: TTFT and inter-token gap distributions.
- * Worker i starts i/concurrency of `spreadMs` late, so the streams' chunks are spread over the chunk gap like
- * independent users' would be, instead of all the servers' timers firing in the same millisecond.
+ * Worker i starts i/concurrency of `spreadMs` late. With `spreadMs` about one stream's length, stream starts (and
+ * so their chunks) are as spread as independent users' are; with a short spread every worker starts its streams
+ * in the same few milliseconds, wave after wave, which no real load does and which makes each first token wait
+ * for 31 other requests being set up. With `skipRamp`, first tokens of streams started before the last worker
+ * started (the ramp, when fewer than `concurrency` streams ran) are not counted.
  */
-export async function streamLatency(url, { concurrency, seconds, expectTokens, spreadMs = 0, headers }) {
+export async function streamLatency(url, { concurrency, seconds, expectTokens, spreadMs = 0, skipRamp = false, headers }) {
   const pool = new Pool(url, { connections: concurrency, pipelining: 1 });
   const ttft = [];
   const gaps = [];
   let failures = 0;
   let streams = 0;
-  const deadline = performance.now() + seconds * 1000;
+  const t0 = performance.now();
+  const deadline = t0 + seconds * 1000;
+  const steadyFrom = skipRamp ? t0 + ((concurrency - 1) * spreadMs) / concurrency : t0;
   const worker = async (i) => {
     await sleep((i * spreadMs) / concurrency);
     do {
+      const startedAt = performance.now();
       const r = await readStream(pool, undefined, undefined, headers);
       streams++;
       if (!r.ok || r.tokens !== expectTokens) failures++;
-      if (r.ttftMs !== null && r.ttftMs !== undefined) ttft.push(r.ttftMs);
+      if (r.ttftMs !== null && r.ttftMs !== undefined && startedAt >= steadyFrom) ttft.push(r.ttftMs);
       if (r.gaps) gaps.push(...r.gaps);
     } while (performance.now() < deadline);
   };
