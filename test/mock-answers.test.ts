@@ -3,6 +3,7 @@
 import { BadRequestError } from 'openai';
 import { describe, expect, it } from 'vitest';
 import { startMock } from '../src/mock/index.js';
+import { fillIn, PIECE } from '../src/mock/openai.js';
 import { CHAT, client, dataOf, errorOf, MESSAGES, post, withMock } from './mock-helpers.js';
 
 const WEATHER_TOOL = {
@@ -168,6 +169,34 @@ describe('mock: healthy answers', () => {
       const stats = mock.stats();
       expect(stats.records.map((r) => r.status)).toEqual([200, 404, 405, 400, 400]);
       expect(stats.records[3].body).toBe('{"model":');
+    });
+  });
+});
+
+describe('mock: streamed chunks filled into one rendered template', () => {
+  it('gives, byte for byte, what rendering each chunk would, whatever the piece holds', () => {
+    const pieces = ['plain ', 'a "quote" ', 'back\\slash ', 'line\nbreak', 'é ünïcödé 🙂', '\u0000nul', '</script>', ''];
+    // A model name holding the marker comes before the piece: the piece is still found.
+    const render = (piece: string) =>
+      `data: ${JSON.stringify({ id: 'x', model: PIECE, choices: [{ index: 0, delta: { content: piece }, finish_reason: null }], usage: null })}\n\n`;
+    const template = render(PIECE);
+    expect(fillIn(template, pieces)).toEqual(pieces.map(render));
+  });
+
+  it('streams the same chunks with and without usage requested, through the SDK', async () => {
+    await withMock({}, async (mock) => {
+      const texts: string[] = [];
+      for (const include_usage of [false, true]) {
+        const stream = await client(mock).chat.completions.create({ ...CHAT, stream: true, stream_options: { include_usage } });
+        let text = '';
+        for await (const chunk of stream) {
+          text += chunk.choices[0]?.delta?.content ?? '';
+          if (include_usage && chunk.choices.length > 0) expect(chunk.usage).toBeNull();
+        }
+        texts.push(text);
+      }
+      expect(texts[0]).toBe(mock.answerFor(CHAT));
+      expect(texts[1]).toBe(texts[0]);
     });
   });
 });
