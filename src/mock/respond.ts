@@ -127,37 +127,104 @@ async function sendStream(x: Exchange, script: StreamScript, fault: Fault, outco
 
   // Without a gap, everything goes out in one write: cheap, and still a valid stream of events.
   const gap = fault.chunk_gap_ms ?? 0;
+  const pacer = new Pacer(x);
   let buffer: Buffer[] = [];
   let bufferedContent = 0;
-  const flush = async (): Promise<boolean> => {
+  /** `handed`: wait until the bytes are handed to the socket (a destroy follows). */
+  const flush = async (handed: boolean): Promise<boolean> => {
     if (buffer.length === 0) return true;
-    const ok = await send(x, buffer.length === 1 ? buffer[0]! : Buffer.concat(buffer));
+    const data = buffer.length === 1 ? buffer[0]! : Buffer.concat(buffer);
+    const ok = await (handed ? send(x, data) : pacer.write(data));
     if (ok) x.record.chunksSent += bufferedContent;
     buffer = [];
     bufferedContent = 0;
     return ok;
   };
-  const clock = new StreamClock(gap);
-  // The tail after its first event (usage, the terminator) follows at once, as providers send it: a gap there would
-  // make a stream that asked for usage one gap longer than the same stream without.
-  const together = stop ? events.length : events.length - script.tail.length + 1;
-  for (let i = 0; i < events.length; i++) {
-    if (i > 0 && gap > 0 && i < together) {
-      if (!(await flush()) || !(await pause(clock.next(), x.signal))) return;
+  try {
+    const clock = new StreamClock(gap);
+    // The tail after its first event (usage, the terminator) follows at once, as providers send it: a gap there
+    // would make a stream that asked for usage one gap longer than the same stream without.
+    const together = stop ? events.length : events.length - script.tail.length + 1;
+    for (let i = 0; i < events.length; i++) {
+      if (i > 0 && gap > 0 && i < together) {
+        if (!(await flush(false)) || !(await pacer.sleep(clock.next()))) return;
+      }
+      const text = events[i]!.text;
+      buffer.push(typeof text === 'string' ? Buffer.from(text) : text);
+      if (events[i]!.content) bufferedContent++;
     }
-    const text = events[i]!.text;
-    buffer.push(typeof text === 'string' ? Buffer.from(text) : text);
-    if (events[i]!.content) bufferedContent++;
-  }
-  if (!(await flush())) return;
+    if (!(await flush(stop?.kind === 'cut'))) return;
 
-  if (stop?.kind === 'cut') x.destroy('cut');
-  else if (stop?.kind !== 'stall') {
-    // With a gap the body's end comes a moment after the last event, as over a real network: a client that drops
-    // the body as soon as it has the last event (before the end) loses its keep-alive connection.
-    if (gap > 0 && !(await pause(Math.min(gap, END_DELAY_MS), x.signal))) return;
-    x.res.end();
+    if (stop?.kind === 'cut') x.destroy('cut');
+    else if (stop?.kind !== 'stall') {
+      // With a gap the body's end comes a moment after the last event, as over a real network: a client that drops
+      // the body as soon as it has the last event (before the end) loses its keep-alive connection.
+      if (gap > 0 && !(await pacer.sleep(Math.min(gap, END_DELAY_MS)))) return;
+      x.res.end();
+    }
+  } finally {
+    pacer.close();
   }
+}
+
+/**
+ * One stream's gaps and writes, with one abort listener for the whole stream: a listener, a promise and an
+ * AbortSignal-aware timer per write and per gap made the mock's own JS cost more than a pass-through proxy's.
+ */
+class Pacer {
+  private wake: ((ok: boolean) => void) | undefined;
+  private timer: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(private readonly x: Exchange) {
+    x.signal.addEventListener('abort', this.onAbort, { once: true });
+  }
+
+  /** Waits `ms`; false when the exchange is aborted first. */
+  sleep(ms: number): Promise<boolean> {
+    if (this.x.signal.aborted) return Promise.resolve(false);
+    return new Promise((resolve) => {
+      this.wake = resolve;
+      this.timer = setTimeout(this.onTimer, ms);
+    });
+  }
+
+  /** Writes; waits only while the socket is behind. False when the exchange is aborted or the socket is gone. */
+  write(data: Buffer): boolean | Promise<boolean> {
+    const { res, signal } = this.x;
+    if (signal.aborted || res.destroyed) return false;
+    if (res.write(data)) return true;
+    return new Promise((resolve) => {
+      const done = (ok: boolean) => {
+        res.off('drain', onDrain);
+        res.off('close', onClose);
+        this.wake = undefined;
+        resolve(ok);
+      };
+      const onDrain = () => done(true);
+      const onClose = () => done(false);
+      this.wake = done;
+      res.once('drain', onDrain);
+      res.once('close', onClose);
+    });
+  }
+
+  close(): void {
+    clearTimeout(this.timer);
+    this.x.signal.removeEventListener('abort', this.onAbort);
+  }
+
+  private readonly onTimer = (): void => {
+    const wake = this.wake;
+    this.wake = undefined;
+    wake?.(true);
+  };
+
+  private readonly onAbort = (): void => {
+    clearTimeout(this.timer);
+    const wake = this.wake;
+    this.wake = undefined;
+    wake?.(false);
+  };
 }
 
 /**
