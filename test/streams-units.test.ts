@@ -4,7 +4,7 @@ import { Cancel } from '../src/cancel.js';
 import { hedgeDelay, LatencyWindow, race, type Racer } from '../src/pipeline/hedge.js';
 import { streamAccounting } from '../src/pipeline/stream-attempt.js';
 import { type Segment, survive } from '../src/pipeline/survive.js';
-import { Transcript, withPrefill } from '../src/pipeline/transcript.js';
+import { FlatText, Transcript, withPrefill } from '../src/pipeline/transcript.js';
 import type { StreamEvent } from '../src/providers/types.js';
 import type { DeploymentHealth } from '../src/routing/health.js';
 
@@ -68,6 +68,36 @@ describe('Transcript', () => {
     const usage = JSON.parse((await t.missingUsage(body))!);
     expect(usage).toMatchObject({ id: 'a', choices: [], usage: { completion_tokens: 2 } });
     expect(usage.usage.prompt_tokens).toBeGreaterThan(0);
+  });
+
+  it('keeps the text of a long answer exact across its blocks, and counts only the new segment for usage', async () => {
+    const words = Array.from({ length: 21 }, (_, i) => `word-${String(i).padStart(2, '0')}-of-the-answer `);
+    const completionOf = async (text: string): Promise<number> => {
+      const alone = new Transcript('gpt-4o', 100_000);
+      alone.accept(chunk('a', { content: text }));
+      return JSON.parse((await alone.missingUsage(body))!).usage.completion_tokens;
+    };
+    const t = new Transcript('gpt-4o', 100_000);
+    t.accept(chunk('a', { role: 'assistant', content: '' }));
+    for (const w of words) t.accept(chunk('a', { content: w }));
+    const next = await t.continuation(body, body);
+    expect((next.messages as Array<{ content: string }>).at(-1)?.content).toBe(words.join('').trimEnd());
+    for (const w of words.slice(0, 9)) t.accept(chunk('b', { content: w }));
+    const usage = JSON.parse((await t.missingUsage(body))!).usage;
+    expect(usage.completion_tokens).toBe((await completionOf(words.join(''))) + (await completionOf(words.slice(0, 9).join(''))));
+  });
+
+  it('FlatText: pieces come back joined, in order, whatever the block boundaries', () => {
+    for (const n of [0, 1, 7, 8, 9, 16, 17, 100]) {
+      const text = new FlatText();
+      const pieces = Array.from({ length: n }, (_, i) => `piece ${i} ${'x'.repeat(i % 13)}|`);
+      pieces.forEach((p, i) => {
+        text.add(p);
+        if (i === 3) expect(text.toString()).toBe(pieces.slice(0, 4).join('')); // read mid-way, then appended to
+      });
+      expect(text.toString()).toBe(pieces.join(''));
+      expect(text.length).toBe(pieces.join('').length);
+    }
   });
 
   it("withPrefill extends the client's own trailing assistant message instead of adding a second", () => {
