@@ -16,8 +16,8 @@
  * rchar assertion fails at once. The RSS criterion alone does not tell it apart at this size — a warmed heap
  * absorbs ~8 MB of queued strings — which is why the test asserts both: the criterion, and the reason it holds.
  *
- * The mock (no chunk_gap_ms) renders the whole answer and hands it to its socket in one write, waiting for the
- * write's callback: it holds ~12 MB in this test process, but its socket drains only as fast as the gateway reads.
+ * The mock (no chunk_gap_ms) renders the whole answer and hands it to its socket in one write, then waits for the
+ * socket to drain: it holds ~12 MB in this test process, but its socket drains only as fast as the gateway reads.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';

@@ -1,6 +1,8 @@
 // `lifeline mock` answering healthily, through the official OpenAI SDK and plain fetch over real sockets: chat
 // completions (plain, streamed, max_tokens, tool calls), embeddings, the model list and bad requests.
+import { setTimeout as sleep } from 'node:timers/promises';
 import { BadRequestError } from 'openai';
+import { request as undiciRequest } from 'undici';
 import { describe, expect, it } from 'vitest';
 import { startMock } from '../src/mock/index.js';
 import { fillIn, PIECE } from '../src/mock/openai.js';
@@ -197,6 +199,27 @@ describe('mock: streamed chunks filled into one rendered template', () => {
       }
       expect(texts[0]).toBe(mock.answerFor(CHAT));
       expect(texts[1]).toBe(texts[0]);
+    });
+  });
+});
+
+describe('mock: a reader that is behind', () => {
+  it('stops writing a gapped stream while the client reads nothing, and finishes it once the client reads', async () => {
+    const words = 200;
+    const word = `${'x'.repeat(64 * 1024 - 1)} `; // 200 chunks of 64 KiB: far more than loopback's socket buffers
+    await withMock({ reply: word.repeat(words), plan: { default: { chunk_gap_ms: 1 } } }, async (mock) => {
+      const res = await undiciRequest(`${mock.url}/chat/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: 'Bearer sk-test' },
+        body: JSON.stringify({ ...CHAT, stream: true }),
+      });
+      expect(res.statusCode).toBe(200);
+      await sleep(600); // the clock would have sent every chunk by now; the client has read none
+      const held = mock.stats().records.at(-1)!.chunksSent;
+      expect(held).toBeLessThan(words);
+      const text = await res.body.text();
+      expect(text.endsWith('data: [DONE]\n\n')).toBe(true);
+      expect(mock.stats().records.at(-1)!.chunksSent).toBe(words);
     });
   });
 });
