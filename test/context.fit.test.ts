@@ -168,3 +168,42 @@ describe('Fitter with middle-out', () => {
     expect(turns).toBeGreaterThan(20);
   });
 });
+
+describe('Fitter: the byte-bound shortcut', () => {
+  // A roomy deployment, one with an input cap, one with a small window.
+  const config = resolveConfig({
+    providers: { p: { type: 'openai', api_key: 'k', base_url: 'http://127.0.0.1:9/v1' } },
+    models: {
+      m: {
+        targets: [
+          { provider: 'p', model: 'gpt-4o', context_window: 128_000 },
+          { provider: 'p', model: 'gpt-4o', context_window: 128_000, max_input_tokens: 2_000 },
+          { provider: 'p', model: 'gpt-4o', context_window: 16_000 },
+        ],
+      },
+    },
+  });
+  const routes = buildRoutes(config);
+  const route = routes.get('m')!;
+  const plan = (body: Record<string, unknown>) => new Fitter(routes).fit(route, new PromptEstimate(body, JSON.stringify(body).length), false);
+  const small = { model: 'm', messages: [{ role: 'user', content: 'hello' }] };
+  const allowed = (fit: Awaited<ReturnType<typeof plan>>) => {
+    if (!fit.ok) throw new Error('expected a plan');
+    return route.targets.map((t) => fit.allow?.(t) ?? true);
+  };
+
+  it('lets a small request through at once, decided by its size against the tightest limits', () => {
+    expect(plan(small)).toEqual({ ok: true });
+    expect(plan({ ...small, max_tokens: 14_000 })).toEqual({ ok: true }); // bound + 14k is within the 16k window
+  });
+
+  it('still counts when the requested output does not fit the smallest window: that deployment is left out', async () => {
+    expect(allowed(await plan({ ...small, max_tokens: 20_000 }))).toEqual([true, true, false]);
+  });
+
+  it('still counts when the prompt may be over an input cap, though within every window', async () => {
+    // 10 KB of one-token words: a byte bound of ~14k tokens (under 16k), and ~5,000 tokens (over the 2,000 cap).
+    const body = { model: 'm', messages: [{ role: 'user', content: 'x '.repeat(5_000) }] };
+    expect(allowed(await plan(body))).toEqual([true, false, true]);
+  });
+});

@@ -19,6 +19,7 @@ export type FitPlan =
   | { ok: false; error: GatewayError };
 
 const OUTPUT_RESERVE = 4096;
+const FITS: FitPlan = { ok: true };
 
 /**
  * The pre-call context check. A deployment whose window (catalog, or the target's `context_window`) cannot hold
@@ -29,6 +30,7 @@ const OUTPUT_RESERVE = 4096;
  */
 export class Fitter {
   private readonly windows = new WeakMap<RoutedTarget, Window>();
+  private readonly tightest = new WeakMap<Route, { context: number; input: number }>();
 
   constructor(private readonly routes: ReadonlyMap<string, Route>) {}
 
@@ -58,8 +60,28 @@ export class Fitter {
     return [...models];
   }
 
+  /** The smallest context window and input cap over the model's deployments (no limit: Infinity). */
+  private limits(route: Route): { context: number; input: number } {
+    let limits = this.tightest.get(route);
+    if (!limits) {
+      limits = { context: Number.POSITIVE_INFINITY, input: Number.POSITIVE_INFINITY };
+      for (const t of route.targets) {
+        const w = this.window(t);
+        limits.context = Math.min(limits.context, w.contextWindow ?? Number.POSITIVE_INFINITY);
+        limits.input = Math.min(limits.input, w.maxInput ?? Number.POSITIVE_INFINITY);
+      }
+      this.tightest.set(route, limits);
+    }
+    return limits;
+  }
+
   /** `plan`, counting first what the bound cannot settle (then a promise: the count gives the event loop turns). */
   fit(route: Route, estimate: PromptEstimate, transform: boolean): FitPlan | Promise<FitPlan> {
+    // The usual request: its byte bound is within the tightest limit of the model's deployments, so it fits every
+    // one of them without a count (what `plan` would find; the fallbacks' counts are not needed then either).
+    const limits = this.limits(route);
+    const bound = estimate.upperBound();
+    if (bound + (requestedOutput(estimate.body) ?? 1) <= limits.context && bound <= limits.input) return FITS;
     const unsettled = this.unsettled(route, estimate);
     if (unsettled.length === 0) return this.plan(route, estimate, transform);
     return estimate.prefetch(unsettled).then(() => this.plan(route, estimate, transform));
