@@ -26,9 +26,9 @@ const PIECES_PER_BLOCK = 8;
 
 /**
  * Text appended piece by piece, kept as flat strings. A `+=` rope would keep each piece as it came: a slice of its
- * chunk's whole JSON text, so every chunk of a stream stayed alive until the stream's end, and young-generation
- * collections had to copy them (at 32 streams, about half of what each one copied). A few pieces at a time are
- * joined, which copies their characters into one new string and lets the chunks go.
+ * chunk's whole JSON text (V8 slices strings of 13 characters or more), so every chunk of a stream stayed alive until
+ * the stream's end: 657 KB of heap for a 2,000-chunk answer whose text is ~34 KB (41 KB kept this way). A few pieces
+ * at a time are joined, which copies their characters into one new string and lets the chunks go.
  */
 export class FlatText {
   private readonly blocks: string[] = [];
