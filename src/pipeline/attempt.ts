@@ -18,6 +18,8 @@ export interface AttemptInput {
   raw?: RawBody;
   /** Streams: called when the upstream accepts the stream (its 2xx), before its first token. */
   onAccepted?: (deployment: string) => void;
+  /** Streams: called with the head at commit, the moment the first token is read (see GatewayRequest.onFirstToken). */
+  onCommit?: (head: readonly StreamEvent[], deployment: string) => void;
 }
 
 export interface AttemptRecord {
@@ -114,6 +116,7 @@ export async function attemptStream(input: AttemptInput, d: Deployment, record: 
     res.discard();
     throw err;
   }
+  input.onCommit?.(head, d.id);
   return { head, rest, response: res };
 }
 

@@ -143,8 +143,10 @@ export class Pipeline {
     };
     if (req.op !== 'chat') return { ...first, events: withFinally(first.events, release), cancel };
     let serving = route;
+    // A continuation's chunks are rewritten (transcript.ts): the caller gets them from the stream only.
+    const { onFirstToken: _, ...continued } = req;
     const open = async (body: Record<string, unknown>, failed: string): Promise<Segment> => {
-      const next = { ...req, body };
+      const next = { ...continued, body };
       let last: GatewayError | undefined;
       for (let r: Route | undefined = serving; r && !deadline.signal.aborted; r = chain.next('connection')) {
         // The continuation carries the answer so far: it must still fit the window where it goes.
@@ -266,9 +268,11 @@ export class Pipeline {
       const t0 = performance.now();
       try {
         if (req.stream) {
+          const afterMs = hedgeDelay(route.model.hedge, this.firstTokenMs.get(route.model.name));
+          if (req.onFirstToken && afterMs === undefined) input.onCommit = req.onFirstToken;
           const launch: Launch = { d, health, record, input, t0 };
           const won = await commitStream(launch, {
-            afterMs: hedgeDelay(route.model.hedge, this.firstTokenMs.get(route.model.name)),
+            afterMs,
             hedge: () =>
               launchHedge({ op: req.op, route, slow: d, input, excluded, tried, attempts, resume: scope.allow !== undefined }, this.deployments, this.rand),
             deadline: deadline.signal,

@@ -28,6 +28,13 @@ export interface GatewayRequest {
   raw?: RawBody;
   /** Streams: called each time an upstream accepts a stream attempt (its 2xx), before its first token. */
   onStreamAccepted?: (info: StreamAccepted) => void;
+  /**
+   * Streams: called once, synchronously, when the answer's first segment commits (its first token is read), with
+   * the events read so far (the first token last) and the deployment. The same events then open the result's
+   * stream: a caller that writes them here (as they are: a first segment passes unchanged) skips them there.
+   * Not called when the model hedges (two attempts could commit together).
+   */
+  onFirstToken?: (head: readonly StreamEvent[], deployment: string) => void;
 }
 
 /** What is known when an upstream accepts a stream: what the response headers can say before the first token. */

@@ -15,6 +15,7 @@ import {
   type StreamAccepted,
 } from '../pipeline/index.js';
 import { buildRoutes, type Route } from '../routing/routes.js';
+import type { StreamEvent } from '../providers/types.js';
 import type { Transport } from '../transport/index.js';
 import { anthropicMessages } from './anthropic-dialect.js';
 import { checkModelLimit, parseJsonObject, readBody } from './body.js';
@@ -146,6 +147,28 @@ export function createApp({ config, transport, logger }: AppDeps): App {
             early = { deployment: info.deployment, heartbeat: new Heartbeat(ex, heartbeatMs), writer };
           }
         : undefined;
+    // With the headers out, the first token is written the moment it is read, not after the pipeline has handed
+    // the stream back; relayStream then skips those chunks. Not when a failover answered since the headers: its
+    // comment line must come first, and that path writes it.
+    let prewritten = 0;
+    let firstTokenSeen = false;
+    const onFirstToken = onStreamAccepted
+      ? (head: readonly StreamEvent[], deployment: string) => {
+          if (firstTokenSeen) return; // once: the engine calls it for the first segment only, this holds it to that
+          firstTokenSeen = true;
+          if (!early || early.deployment !== deployment || ex.signal.aborted) return;
+          let text = '';
+          try {
+            for (; prewritten < head.length && head[prewritten]?.type === 'chunk'; prewritten++) {
+              text += early.writer.chunk(head[prewritten] as StreamEvent & { type: 'chunk' });
+            }
+          } catch {
+            // The chunk that could not be written is the relay's to meet again (and to report), after these.
+          }
+          if (text !== '') ex.write(text);
+          early.heartbeat.wrote();
+        }
+      : undefined;
     let result: GatewayResult;
     try {
       result = await pipeline.run({
@@ -158,6 +181,7 @@ export function createApp({ config, transport, logger }: AppDeps): App {
         bodyBytes,
         ...(rawBody ? { raw: rawBody } : {}),
         ...(onStreamAccepted ? { onStreamAccepted } : {}),
+        ...(onFirstToken ? { onFirstToken } : {}),
         ...requestControls(ex.headers),
       });
     } catch (err) {
@@ -195,7 +219,7 @@ export function createApp({ config, transport, logger }: AppDeps): App {
       }
       heartbeat = new Heartbeat(ex, heartbeatMs);
     }
-    const error = await relayStream(ex, result.events, writer, heartbeat);
+    const error = await relayStream(ex, result.events, writer, heartbeat, prewritten);
     if (error) ctx.error = error;
   };
 

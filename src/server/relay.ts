@@ -44,7 +44,10 @@ export async function relayStream(
   events: AsyncIterable<StreamEvent>,
   writer: StreamWriter,
   heartbeat: Heartbeat,
+  /** The stream's first chunks were written already (at commit): they pass here unwritten. */
+  written = 0,
 ): Promise<GatewayError | undefined> {
+  let skip = written;
   /** Writes; returns a promise only when the client is behind (no promise per chunk otherwise). */
   const write = (text: string): Promise<void> | undefined => {
     heartbeat.wrote();
@@ -58,6 +61,10 @@ export async function relayStream(
     for await (const e of events) {
       if (ex.signal.aborted) break;
       if (e.type === 'chunk') {
+        if (skip > 0) {
+          skip--;
+          continue;
+        }
         const text = writer.chunk(e);
         const behind = text === '' ? undefined : write(text);
         if (behind) await behind;
