@@ -26,6 +26,22 @@ describe('decodeSSE', () => {
     expect(events[1]).toEqual({ type: 'done' });
   });
 
+  it('drops a byte order mark before the first event (split from it or not), and keeps one later on', async () => {
+    const decode = async (parts: (string | Buffer)[]) => {
+      const events = [];
+      for await (const e of decodeSSE(bytes(parts), openaiProvider.createStreamDecoder(d))) events.push(e);
+      return events;
+    };
+    const bom = Buffer.from([0xef, 0xbb, 0xbf]);
+    const first = 'data: {"a":1}\n\n';
+    expect(await decode([Buffer.concat([bom, Buffer.from(first)])])).toEqual([{ type: 'chunk', data: '{"a":1}' }]);
+    expect(await decode([bom.subarray(0, 2), Buffer.concat([bom.subarray(2), Buffer.from(first)])])).toEqual([{ type: 'chunk', data: '{"a":1}' }]);
+    expect(await decode([first, Buffer.concat([Buffer.from('data: '), bom, Buffer.from('x\n\n')])])).toEqual([
+      { type: 'chunk', data: '{"a":1}' },
+      { type: 'chunk', data: '\ufeffx' },
+    ]);
+  });
+
   it('ignores comments and keeps multi-line data', async () => {
     const events = [];
     for await (const e of decodeSSE(bytes([': keep-alive\n\n', 'data: {"a":\ndata: 1}\n\n']), openaiProvider.createStreamDecoder(d))) {

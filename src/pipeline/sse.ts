@@ -1,3 +1,4 @@
+import { StringDecoder } from 'node:string_decoder';
 import { createParser } from 'eventsource-parser';
 import type { ProviderAdapter, StreamDecoder, StreamEvent, StreamFrame } from '../providers/types.js';
 import { plainDeltaContent } from './plain-delta.js';
@@ -18,7 +19,6 @@ export function decodeStream(
   return new DecodedEvents(body, adapter, decoder);
 }
 
-const STREAM_DECODE = { stream: true };
 const END: IteratorResult<StreamEvent> = { done: true, value: undefined };
 
 class DecodedEvents implements AsyncIterableIterator<StreamEvent> {
@@ -28,7 +28,10 @@ class DecodedEvents implements AsyncIterableIterator<StreamEvent> {
   /** Network chunks (SSE), or the provider's own frames. */
   private readonly source: AsyncIterator<Buffer> | AsyncIterator<StreamFrame>;
   private readonly feed: ((chunk: Buffer) => void) | undefined;
-  private readonly text = new TextDecoder('utf-8');
+  /** UTF-8 across network chunks (a character may be split between two). StringDecoder rather than TextDecoder: ~50 vs ~190 ns per chunk. */
+  private readonly text = new StringDecoder('utf8');
+  /** Nothing decoded yet: a byte order mark there is not content (the SSE spec drops it; TextDecoder did too). */
+  private atStart = true;
   /** Decodes what the text decoder still holds at the end (SSE only). */
   private readonly finishText: (() => void) | undefined;
 
@@ -45,8 +48,8 @@ class DecodedEvents implements AsyncIterableIterator<StreamEvent> {
       this.source = body[Symbol.asyncIterator]();
       // eventsource-parser's message has the frame's shape ({ event, data }): it is passed as it is.
       const parser = createParser({ onEvent: (message) => this.push(decoder.decode(message)) });
-      this.feed = (chunk) => parser.feed(this.text.decode(chunk, STREAM_DECODE));
-      this.finishText = () => parser.feed(this.text.decode());
+      this.feed = (chunk) => parser.feed(this.withoutBom(this.text.write(chunk)));
+      this.finishText = () => parser.feed(this.withoutBom(this.text.end()));
     }
   }
 
@@ -73,6 +76,12 @@ class DecodedEvents implements AsyncIterableIterator<StreamEvent> {
     // A chunk that completed no event (half an event, a comment): read on.
     return this.head < this.queue.length ? this.take() : this.source.next().then(this.onItem);
   };
+
+  private withoutBom(text: string): string {
+    if (!this.atStart || text === '') return text;
+    this.atStart = false;
+    return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
+  }
 
   private push(events: StreamEvent[]): void {
     for (const e of events) this.queue.push(e);

@@ -165,7 +165,7 @@ export function createApp({ config, transport, logger }: AppDeps): App {
           } catch {
             // The chunk that could not be written is the relay's to meet again (and to report), after these.
           }
-          if (text !== '') ex.write(text);
+          if (text !== '') ex.write(text, true);
           early.heartbeat.wrote();
         }
       : undefined;

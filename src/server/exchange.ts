@@ -20,8 +20,12 @@ export interface Exchange {
    * bytes come later). `closeConnection` asks the adapter not to keep the connection alive.
    */
   start(status: number, headers: Record<string, string>, closeConnection?: boolean, flush?: boolean): void;
-  /** Returns false when the client is not keeping up; wait for `drained()` before writing more. */
-  write(chunk: string): boolean;
+  /**
+   * Returns false when the client is not keeping up; wait for `drained()` before writing more. Bytes written in
+   * one event-loop turn normally leave together at its end; `now` hands them (and any before them) to the socket
+   * at once, for a chunk that must not wait for the rest of the turn's work (a stream's first token).
+   */
+  write(chunk: string, now?: boolean): boolean;
   drained(): Promise<void>;
   end(chunk?: string): void;
 }
