@@ -76,3 +76,23 @@ describe('bench/ab.mjs', () => {
     expect(stderr).toMatch(/usage: node bench\/ab\.mjs BASE_DIST NEW_DIST/);
   });
 });
+
+describe('bench/ab-first-token.mjs', () => {
+  it('runs two builds side by side in --quick mode (here the same build twice) and prints the comparison', { timeout: 60_000 }, async () => {
+    const dist = join(ROOT, 'dist');
+    const { code, stdout, stderr } = await runBench([dist, dist, '--quick'], 'ab-first-token.mjs');
+    expect(code, stderr).toBe(0);
+    expect(stderr).toMatch(/session 1 of 2: base started first \(2 streams each, at the same time\)/);
+    expect(stderr).toMatch(/session 2 of 2: new started first/);
+    expect(stdout).toMatch(/time to first token p50 \(ms\)\s+\d+\.\d{3}\s+\d+\.\d{3}\s+[+-]\d+\.\d{3} ms/);
+    expect(stdout).toMatch(/CPU per stream of 64 deltas \(µs\)\s+[\d,]+\s+[\d,]+\s+\d+\.\d{3} ×/);
+    expect(stdout).toMatch(/new − base, round by round: median [+-]\d+\.\d{3} ms \(-?\d+\.\d{2} -?\d+\.\d{2}\)/);
+    expect(stdout).toMatch(/\b[1-9]\d* \/ [1-9]\d* streams \(0 \/ 0 failed\)/);
+  });
+
+  it('says how to call it when it is not given two builds', async () => {
+    const { code, stderr } = await runBench([], 'ab-first-token.mjs');
+    expect(code).toBe(2);
+    expect(stderr).toMatch(/usage: node bench\/ab-first-token\.mjs BASE_DIST NEW_DIST/);
+  });
+});
