@@ -6,32 +6,14 @@
 // the builds one after the other, and its 32-stream first token swung ±0.17 ms between two runs of the same pair;
 // this one's same-build spread was ±0.02–0.05 ms (2026-11-27). Each build runs in both start positions (two
 // sessions), since the process started second measured less CPU with the same build. Exits 0 whatever it finds.
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
+import { abSetup, inBothOrders, startGateways, stopGateways } from './lib/ab.mjs';
 import { streamLatency } from './lib/load.mjs';
-import { cpuMicros, killAll, startChild, stopChild } from './lib/procs.mjs';
-import { LISTENING, startMock, WORDS, writeBenchConfig } from './lib/setup.mjs';
+import { cpuMicros } from './lib/procs.mjs';
+import { WORDS } from './lib/setup.mjs';
 import { percentile } from './lib/stats.mjs';
 
-const { values: flags, positionals } = parseArgs({
-  allowPositionals: true,
-  options: {
-    rounds: { type: 'string' },
-    seconds: { type: 'string' },
-    streams: { type: 'string' },
-    quick: { type: 'boolean', default: false },
-    'json-only': { type: 'boolean', default: false },
-  },
-});
-if (positionals.length !== 2) {
-  process.stderr.write('usage: node bench/ab-first-token.mjs BASE_DIST NEW_DIST [--rounds N] [--seconds S] [--streams N] [--quick] [--json-only]\n');
-  process.exit(2);
-}
-const builds = positionals.map((p, i) => ({ name: i === 0 ? 'base' : 'new', cli: join(resolve(p), 'cli.js') }));
-for (const b of builds) if (!existsSync(b.cli)) throw new Error(`${b.cli} is missing: build it first (npx tsc -p tsconfig.build.json)`);
-
+const USAGE = 'node bench/ab-first-token.mjs BASE_DIST NEW_DIST [--rounds N] [--seconds S] [--streams N] [--quick] [--json-only]';
+const { flags, builds, log } = abSetup(USAGE, { streams: { type: 'string' } });
 const quick = flags.quick;
 const total = Number(flags.streams ?? (quick ? 4 : 32));
 /** Streams per gateway: half the total each. */
@@ -42,26 +24,11 @@ const settings = {
   seconds: Number(flags.seconds ?? (quick ? 0.2 : 10)),
   gapMs: quick ? 2 : 20,
 };
-const log = (line) => {
-  if (!flags['json-only']) process.stderr.write(`${line}\n`);
-};
-process.once('exit', killAll);
-for (const signal of ['SIGINT', 'SIGTERM']) {
-  process.once(signal, () => {
-    killAll();
-    process.exit(1);
-  });
-}
-
 const totals = Object.fromEntries(builds.map((b) => [b.name, { ttft: [], roundP50: [], cpu: 0, streams: 0, failures: 0 }]));
 
-async function session(order, config) {
-  const gateways = [];
+async function session(order, _mock, config) {
+  const gateways = await startGateways(order, config);
   try {
-    for (const b of order) {
-      const g = await startChild(b.name, [b.cli, 'serve', '--config', config], { pattern: LISTENING });
-      gateways.push({ ...b, url: g.url, pid: g.pid, proc: g });
-    }
     const each = { concurrency: perGateway, expectTokens: WORDS, spreadMs: settings.gapMs * WORDS, skipRamp: !quick };
     await Promise.all(gateways.map((g) => streamLatency(g.url, { ...each, seconds: quick ? 0.1 : 3 }))); // warm-up
     for (let round = 0; round < settings.rounds; round++) {
@@ -78,23 +45,13 @@ async function session(order, config) {
       log(`  round ${round + 1}: ${gateways.map((g) => `${g.name} ${totals[g.name].roundP50.at(-1).toFixed(3)} ms`).join(', ')}`);
     }
   } finally {
-    await Promise.all(gateways.map((g) => stopChild(g.proc)));
+    await stopGateways(gateways);
   }
 }
 
 async function main() {
-  const dir = mkdtempSync(join(tmpdir(), 'lifeline-ab-ft-'));
-  const mock = await startMock(builds[0].cli, settings.gapMs);
-  const config = writeBenchConfig(dir, mock.url, 'bench/ab-first-token.mjs');
-  try {
-    log(`session 1 of 2: base started first (${perGateway} streams each, at the same time)`);
-    await session(builds, config);
-    log('session 2 of 2: new started first');
-    await session([...builds].reverse(), config);
-  } finally {
-    await stopChild(mock);
-    rmSync(dir, { recursive: true, force: true });
-  }
+  const note = ` (${perGateway} streams each, at the same time)`;
+  await inBothOrders(builds, { gapMs: settings.gapMs, by: 'bench/ab-first-token.mjs', log, note }, session);
   const { base, new: next } = totals;
   const diffs = next.roundP50.map((v, i) => v - (base.roundP50[i] ?? Number.NaN)).sort((a, b) => a - b);
   const figure = (t) => ({

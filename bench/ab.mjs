@@ -5,31 +5,13 @@
 // config against one mock, their rounds interleaved. On this kind of VM the process started second measured ~9 %
 // less CPU per stream than the first with the *same* build, so everything runs twice, with the start order swapped,
 // and each build's figures pool both positions. Prints a table; exits 0 whatever the figures say.
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
+import { abSetup, inBothOrders, startGateways, stopGateways } from './lib/ab.mjs';
 import { serialFirstToken, streamLatency, throughput } from './lib/load.mjs';
-import { cpuMicros, killAll, startChild, stopChild } from './lib/procs.mjs';
-import { LISTENING, startMock, WORDS, writeBenchConfig } from './lib/setup.mjs';
+import { cpuMicros } from './lib/procs.mjs';
+import { WORDS } from './lib/setup.mjs';
 import { percentile } from './lib/stats.mjs';
 
-const { values: flags, positionals } = parseArgs({
-  allowPositionals: true,
-  options: {
-    rounds: { type: 'string' },
-    seconds: { type: 'string' },
-    quick: { type: 'boolean', default: false },
-    'json-only': { type: 'boolean', default: false },
-  },
-});
-if (positionals.length !== 2) {
-  process.stderr.write('usage: node bench/ab.mjs BASE_DIST NEW_DIST [--rounds N] [--seconds S] [--quick] [--json-only]\n');
-  process.exit(2);
-}
-const builds = positionals.map((p, i) => ({ name: i === 0 ? 'base' : 'new', cli: join(resolve(p), 'cli.js') }));
-for (const b of builds) if (!existsSync(b.cli)) throw new Error(`${b.cli} is missing: build it first (npx tsc -p tsconfig.build.json)`);
-
+const { flags, builds, log } = abSetup('node bench/ab.mjs BASE_DIST NEW_DIST [--rounds N] [--seconds S] [--quick] [--json-only]');
 const quick = flags.quick;
 const settings = {
   rounds: Number(flags.rounds ?? (quick ? 1 : 4)),
@@ -39,27 +21,12 @@ const settings = {
   spreadMs: quick ? 2 : 20 * WORDS,
   streams: quick ? 4 : 32,
 };
-const log = (line) => {
-  if (!flags['json-only']) process.stderr.write(`${line}\n`);
-};
-process.once('exit', killAll);
-for (const signal of ['SIGINT', 'SIGTERM']) {
-  process.once(signal, () => {
-    killAll();
-    process.exit(1);
-  });
-}
-
 /** Totals per build, over both sessions: CPU and counts, and the raw first-token samples. */
 const totals = Object.fromEntries(builds.map((b) => [b.name, { reqCpu: 0, requests: 0, rps: [], streamCpu: 0, streams: 0, ttft: [], solo: [] }]));
 const direct = { ttft: [], solo: [] };
 
 async function session(order, mock, config) {
-  const gateways = [];
-  for (const b of order) {
-    const g = await startChild(b.name, [b.cli, 'serve', '--config', config], { pattern: LISTENING });
-    gateways.push({ ...b, url: g.url, pid: g.pid, proc: g });
-  }
+  const gateways = await startGateways(order, config);
   try {
     for (const g of gateways) await streamLatency(g.url, { concurrency: settings.streams, seconds: quick ? 0.1 : 1.5, expectTokens: WORDS });
     for (let round = 0; round < settings.rounds; round++) {
@@ -87,23 +54,12 @@ async function session(order, mock, config) {
     direct.solo.push(...solo.samples.direct);
     for (const g of gateways) totals[g.name].solo.push(...solo.samples[g.name]);
   } finally {
-    await Promise.all(gateways.map((g) => stopChild(g.proc)));
+    await stopGateways(gateways);
   }
 }
 
 async function main() {
-  const dir = mkdtempSync(join(tmpdir(), 'lifeline-ab-'));
-  const mock = await startMock(builds[0].cli, settings.gapMs);
-  const config = writeBenchConfig(dir, mock.url, 'bench/ab.mjs');
-  try {
-    log(`session 1 of 2: ${builds[0].name} started first`);
-    await session(builds, mock, config);
-    log(`session 2 of 2: ${builds[1].name} started first`);
-    await session([...builds].reverse(), mock, config);
-  } finally {
-    await stopChild(mock);
-    rmSync(dir, { recursive: true, force: true });
-  }
+  await inBothOrders(builds, { gapMs: settings.gapMs, by: 'bench/ab.mjs', log }, session);
   const directTtft = percentile(direct.ttft, 50);
   const directSolo = percentile(direct.solo, 50);
   const figures = Object.fromEntries(
