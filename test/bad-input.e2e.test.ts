@@ -201,3 +201,65 @@ describe('bad input gets a clear error in OpenAI shape, and the gateway keeps se
     await goodRequestStillWorks();
   });
 });
+
+/** `{"a":{"a":…1…}}`, `levels` objects deep (the outer object counts as one). */
+function nested(levels: number): string {
+  return `${'{"a":'.repeat(levels - 1)}1${'}'.repeat(levels - 1)}`;
+}
+
+async function get(path: string) {
+  const res = await fetch(`${stack.server.url}${path}`);
+  return { status: res.status, json: (await res.json()) as { error: Record<string, unknown> } };
+}
+
+describe('input the gateway once answered with a 500 (issue 18, the fuzz test) is a 400 that says what to fix', () => {
+  const deep = nested(5000);
+
+  it('JSON nested past the depth limit: 400 json_too_deep naming the limit, wherever the body would be re-serialised', async () => {
+    const msgs = '[{"role":"user","content":"hi"}]';
+    const bodies = [
+      // a repeated top-level key: the raw text cannot be edited in place, so the parsed body is serialised
+      `{"model":"gpt-test","model":"gpt-test","messages":${msgs},"metadata":${deep}}`,
+      // the limit holds whatever the route would do with the body (these two would pass through as text today,
+      // and fail once a fallback to another provider's shape, or a transform, serialised them)
+      `{"model":"gpt-test","messages":${msgs},"tools":[{"type":"function","function":{"name":"f","parameters":${deep}}}]}`,
+      `{"x":${'['.repeat(6000)}${']'.repeat(6000)},"model":"gpt-test","messages":${msgs}}`,
+    ];
+    const answers = await Promise.all(bodies.map((body) => post(chat, body)));
+    expect(answers.map((a) => a.status)).toEqual([400, 400, 400]);
+    for (const { json } of answers) {
+      expectOpenAIError(json);
+      expect(json.error.code).toBe('json_too_deep');
+      expect(json.error.message).toMatch(/128/);
+    }
+    await goodRequestStillWorks();
+  });
+
+  it('the depth limit in Anthropic shape on /v1/messages (tool input is serialised into arguments)', async () => {
+    const body = `{"model":"gpt-test","max_tokens":10,"messages":[{"role":"user","content":"hi"},{"role":"assistant","content":[{"type":"tool_use","id":"t1","name":"f","input":${deep}}]},{"role":"user","content":[{"type":"tool_result","tool_use_id":"t1","content":"ok"}]}]}`;
+    const res = await fetch(`${stack.server.url}/v1/messages`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+    expect(res.status).toBe(400);
+    const json = (await res.json()) as { type: string; error: { type: string; message: string } };
+    expect(json.type).toBe('error');
+    expect(json.error.type).toBe('invalid_request_error');
+    expect(json.error.message).toMatch(/nested.*128/);
+  });
+
+  it('JSON as deep as the limit is accepted; brackets inside strings do not count', async () => {
+    const atLimit = `{"model":"gpt-test","messages":[{"role":"user","content":"hi"}],"metadata":${nested(126)}}`;
+    expect((await post(chat, atLimit)).status).toBe(200);
+    const inText = JSON.stringify({ model: 'gpt-test', messages: [{ role: 'user', content: `${'[{'.repeat(500)}"\\` }] });
+    expect((await post(chat, inText)).status).toBe(200);
+  });
+
+  it('a path with bad percent-encoding: 400, not 500', async () => {
+    for (const path of ['/v1/models/%E0%A4%A', '/v1/models/%', '/v1/models/%ZZ', '/v1/models/%C0%80']) {
+      const { status, json } = await get(path);
+      expect(status, path).toBe(400);
+      expectOpenAIError(json);
+      expect(json.error.code).toBe('invalid_path');
+      expect(json.error.message).toMatch(/percent-encod/);
+    }
+    expect((await get('/v1/models/gpt%2Dtest')).status).toBe(200);
+  });
+});

@@ -354,7 +354,7 @@ function modelObject(id: string) {
 
 function modelHandler(routes: ReadonlyMap<string, Route>): Handler {
   return async (ex, ctx) => {
-    const id = decodeURIComponent(ex.path.slice('/v1/models/'.length));
+    const id = modelIdFrom(ex.path);
     if (!routes.has(id)) {
       throw new GatewayError('not_found', `The model '${id}' does not exist on this gateway`, { code: 'model_not_found', param: 'model' });
     }
@@ -362,6 +362,18 @@ function modelHandler(routes: ReadonlyMap<string, Route>): Handler {
     ex.start(200, { 'content-type': 'application/json', 'x-request-id': ctx.requestId });
     ex.end(JSON.stringify(modelObject(id)));
   };
+}
+
+/** The model id of a `/v1/models/<id>` path, percent-decoded; a 400 when the encoding is broken (`%`, `%E0%A4%A`). */
+function modelIdFrom(path: string): string {
+  const encoded = path.slice('/v1/models/'.length);
+  try {
+    return decodeURIComponent(encoded);
+  } catch {
+    throw new GatewayError('bad_request', `The path ${path.slice(0, 200)} is not valid percent-encoding: each % must begin a %XX escape, and the escapes must spell UTF-8`, {
+      code: 'invalid_path',
+    });
+  }
 }
 
 function allowFor(path: string, table: Record<string, Record<string, Handler>>): string {

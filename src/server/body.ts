@@ -2,6 +2,7 @@ import type { Transform } from 'node:stream';
 import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
 import { GatewayError } from '../errors.js';
 import type { Exchange } from './exchange.js';
+import { checkJsonDepth } from './json-depth.js';
 
 /** Request `Content-Encoding`s the gateway decodes; `identity` means none. */
 const DECODERS: Readonly<Record<string, () => Transform>> = {
@@ -260,9 +261,11 @@ export function parseJsonObject(raw: Buffer | string): Record<string, unknown> {
   if (raw.length === 0) {
     throw new GatewayError('bad_request', 'Request body is empty; expected a JSON object', { code: 'invalid_json' });
   }
+  const text = typeof raw === 'string' ? raw : raw.toString('utf8');
+  checkJsonDepth(text);
   let value: unknown;
   try {
-    value = JSON.parse(typeof raw === 'string' ? raw : raw.toString('utf8'));
+    value = JSON.parse(text);
   } catch (err) {
     const detail = err instanceof SyntaxError ? `: ${err.message}` : '';
     throw new GatewayError('bad_request', `Request body is not valid JSON${detail}`, { code: 'invalid_json' });
