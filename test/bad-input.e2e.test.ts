@@ -1,7 +1,10 @@
 import { request } from 'node:http';
 import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startStack, type Stack } from './helpers.js';
+import { resolveConfig } from '../src/config/index.js';
+import { type MockServer, startMock } from '../src/mock/index.js';
+import { type RunningServer, startServer } from '../src/server/serve.js';
+import { memoryLogger, PROVIDER_KEY, startStack, type Stack } from './helpers.js';
 
 let stack: Stack;
 beforeAll(async () => {
@@ -261,5 +264,68 @@ describe('input the gateway once answered with a 500 (issue 18, the fuzz test) i
       expect(json.error.message).toMatch(/percent-encod/);
     }
     expect((await get('/v1/models/gpt%2Dtest')).status).toBe(200);
+  });
+});
+
+describe('JSON text inside a string that a provider translation parses (found by test/fuzz.e2e.test.ts)', () => {
+  let mock: MockServer;
+  let server: RunningServer;
+  beforeAll(async () => {
+    mock = await startMock();
+    const config = resolveConfig({
+      server: { port: 0 },
+      retry: { max_attempts: 1 },
+      providers: {
+        anthropic: { type: 'anthropic', api_key: PROVIDER_KEY, base_url: mock.url },
+        google: { type: 'gemini', api_key: PROVIDER_KEY, base_url: `${mock.origin}/v1beta` },
+        aws: { type: 'bedrock', region: 'us-east-1', access_key_id: 'AKIDEXAMPLE', secret_access_key: PROVIDER_KEY, base_url: mock.origin },
+      },
+      models: {
+        claude: { targets: [{ provider: 'anthropic', model: 'claude-mock-4' }] },
+        gem: { targets: [{ provider: 'google', model: 'gemini-2.0-flash' }] },
+        bed: { targets: [{ provider: 'aws', model: 'anthropic.claude-3-5-sonnet-20240620-v1:0' }] },
+      },
+    });
+    server = await startServer(config, { logger: memoryLogger().logger });
+  });
+  afterAll(async () => {
+    await server?.shutdown();
+    await mock?.close();
+  });
+
+  const tool = { type: 'function', function: { name: 'f', parameters: { type: 'object' } } };
+  const turns = (args: string, result: string) => [
+    { role: 'user', content: 'hi' },
+    { role: 'assistant', content: null, tool_calls: [{ id: 'call_1', type: 'function', function: { name: 'f', arguments: args } }] },
+    { role: 'tool', tool_call_id: 'call_1', content: result },
+  ];
+  const chatTo = async (model: string, messages: unknown[]) => {
+    const res = await fetch(`${server.url}${chat}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model, messages, tools: [tool] }),
+    });
+    return { status: res.status, json: (await res.json()) as { error: Record<string, unknown> } };
+  };
+  // Deeper than JSON.stringify can follow once parsed: the translated request could not be written.
+  const deepArgs = `{"a":${'['.repeat(20_000)}${']'.repeat(20_000)}}`;
+
+  it('tool call arguments nested past the limit: 400 json_too_deep naming the field, for every provider that parses them', async () => {
+    for (const model of ['claude', 'gem', 'bed']) {
+      const { status, json } = await chatTo(model, turns(deepArgs, 'ok'));
+      expect(status, model).toBe(400);
+      expectOpenAIError(json);
+      expect(json.error.code).toBe('json_too_deep');
+      expect(json.error.param).toMatch(/^messages\[1\]\.tool_calls/);
+      expect(json.error.message).toMatch(/128/);
+    }
+  });
+
+  it('a tool result too deep to read as JSON goes to Gemini as text, as any other text result does', async () => {
+    const { status } = await chatTo('gem', turns('{"a":1}', deepArgs));
+    expect(status).toBe(200);
+    const sent = mock.stats().records.at(-1)!.body as { contents: { parts: { functionResponse?: { response: unknown } }[] }[] };
+    const response = sent.contents.flatMap((c) => c.parts).find((p) => p.functionResponse)?.functionResponse?.response;
+    expect(response).toEqual({ content: deepArgs });
   });
 });

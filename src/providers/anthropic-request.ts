@@ -17,6 +17,7 @@
  */
 import { DEFAULT_ANTHROPIC_VERSION } from '../config/provider-types.js';
 import { GatewayError } from '../errors.js';
+import { parseNestedJson } from './raw-json.js';
 import type { Deployment, UpstreamRequest } from './types.js';
 
 type Json = Record<string, unknown>;
@@ -206,8 +207,9 @@ function toolInput(args: unknown, path: string): Json {
   if (isObject(args)) return args;
   let parsed: unknown;
   try {
-    parsed = JSON.parse(String(args));
-  } catch {
+    parsed = parseNestedJson(String(args), path);
+  } catch (err) {
+    if (err instanceof GatewayError) throw err;
     refuse('tool call arguments must be a JSON object to be sent to an Anthropic model', path);
   }
   if (!isObject(parsed)) refuse('tool call arguments must be a JSON object to be sent to an Anthropic model', path);

@@ -4,6 +4,7 @@
  * a user turn (several results of one assistant turn end up in one user message, as Bedrock requires).
  */
 import { GatewayError } from '../errors.js';
+import { parseNestedJson } from './raw-json.js';
 
 type Json = Record<string, unknown>;
 
@@ -75,8 +76,9 @@ function toolUseBlocks(toolCalls: unknown, param: string): ConverseBlock[] {
     const args = typeof fn.arguments === 'string' && fn.arguments.trim() !== '' ? fn.arguments : '{}';
     let input: unknown;
     try {
-      input = JSON.parse(args);
-    } catch {
+      input = parseNestedJson(args, `${param}[${i}].function.arguments`);
+    } catch (err) {
+      if (err instanceof GatewayError) throw err;
       throw invalid('tool call arguments must be JSON for Bedrock', `${param}[${i}].function.arguments`);
     }
     return { toolUse: { toolUseId: String(call.id ?? ''), name: String(fn.name ?? ''), input } };

@@ -5,6 +5,7 @@
  */
 import { GatewayError } from '../errors.js';
 import { functionParameters, responseSchema } from './gemini-schema.js';
+import { nestsDeeperThan, parseNestedJson } from './raw-json.js';
 import type { Deployment } from './types.js';
 
 type Json = Record<string, unknown>;
@@ -189,8 +190,9 @@ function parseArguments(text: unknown, i: number, d: Deployment): Json {
   if (text === undefined || text === null || text === '') return {};
   let args: unknown;
   try {
-    args = typeof text === 'string' ? JSON.parse(text) : text;
-  } catch {
+    args = typeof text === 'string' ? parseNestedJson(text, `messages[${i}].tool_calls`) : text;
+  } catch (err) {
+    if (err instanceof GatewayError) throw err;
     throw badRequest(d, `messages[${i}] has tool call arguments that are not JSON`, `messages[${i}].tool_calls`);
   }
   if (!isObject(args)) throw badRequest(d, `messages[${i}] has tool call arguments that are not a JSON object`, `messages[${i}].tool_calls`);
@@ -209,6 +211,8 @@ function toolResult(m: Json, i: number, d: Deployment, toolNames: Map<string, st
 /** Gemini's `response` is an object: the result's JSON when it is one, else the text under `content`. */
 function responseObject(content: unknown): Json {
   const text = typeof content === 'string' ? content : JSON.stringify(content ?? '');
+  // Too deep to be written out again once parsed: it goes as the text it is.
+  if (nestsDeeperThan(text)) return { content: text };
   try {
     const parsed: unknown = JSON.parse(text);
     if (isObject(parsed)) return parsed;

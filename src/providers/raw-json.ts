@@ -4,6 +4,7 @@
  * Both functions are exact or give up: `undefined` means "serialise the parsed body instead". The text must be
  * one that JSON.parse accepted as an object.
  */
+import { GatewayError } from '../errors.js';
 
 /**
  * `raw` with the value of its top-level `"model"` key replaced by `model`. Undefined when there is no such key,
@@ -28,6 +29,64 @@ export function withField(raw: string, key: string, jsonValue: string): string |
   while (last >= 0 && isSpace(raw.charCodeAt(last))) last--;
   if (last < 0 || raw[last] === '{') return undefined; // empty object: nothing to put a comma after
   return `${raw.slice(0, end)},${JSON.stringify(key)}:${jsonValue}${raw.slice(end)}`;
+}
+
+/**
+ * How deeply JSON from a client may nest. JSON.parse takes any depth, but JSON.stringify recurses and runs out of
+ * stack a few thousand levels down, and the gateway serialises what it parsed (a translation to another
+ * provider's shape, a repeated key, tool call arguments parsed into an object). Real requests, tool schemas
+ * included, stay far below it; OpenAI's own limit on a tool schema is 5 levels.
+ */
+export const MAX_JSON_DEPTH = 128;
+
+/**
+ * Whether `text` nests objects and arrays more than `limit` levels deep (a top-level object is level 1). A linear
+ * scan, strings skipped with indexOf (the bulk of a large body is string content); text that is not valid JSON
+ * is scanned as far as it goes. Meant to run before JSON.parse, so nothing is built for text that is refused.
+ */
+export function nestsDeeperThan(text: string, limit: number = MAX_JSON_DEPTH): boolean {
+  // Fewer opening brackets than the limit cannot nest past it: the common case costs a native search or two.
+  if (text.length <= limit || !hasMoreOpenings(text, limit)) return false;
+  let depth = 0;
+  for (let i = 0; i < text.length; i++) {
+    const ch = text.charCodeAt(i);
+    if (ch === 34) {
+      const end = stringEnd(text, i);
+      if (end === -1) return false;
+      i = end - 1;
+    } else if (ch === 123 || ch === 91) {
+      if (++depth > limit) return true;
+    } else if (ch === 125 || ch === 93) {
+      depth--;
+    }
+  }
+  return false;
+}
+
+/**
+ * JSON.parse of JSON text a client sent inside a string (tool call arguments), which a translation turns into an
+ * object and serialises again: a 400 `json_too_deep` naming `param` when it nests past MAX_JSON_DEPTH. A
+ * SyntaxError is the caller's to word.
+ */
+export function parseNestedJson(text: string, param: string): unknown {
+  if (nestsDeeperThan(text)) {
+    throw new GatewayError('bad_request', `${param} is JSON nested more than ${MAX_JSON_DEPTH} levels deep; flatten it to ${MAX_JSON_DEPTH} levels or fewer`, {
+      code: 'json_too_deep',
+      param,
+    });
+  }
+  return JSON.parse(text);
+}
+
+/** More than `limit` `{` and `[` in the text, inside strings too: only a bound. */
+function hasMoreOpenings(text: string, limit: number): boolean {
+  let count = 0;
+  for (const open of ['{', '[']) {
+    for (let i = text.indexOf(open); i !== -1; i = text.indexOf(open, i + 1)) {
+      if (++count > limit) return true;
+    }
+  }
+  return false;
 }
 
 interface Span {
