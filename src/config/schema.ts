@@ -183,6 +183,7 @@ const StreamingSchema = section({
   max_resumes: nonNegativeInteger().default(2),
   resume_max_chars: positiveInteger().default(1024 * 1024),
   hold_headers: z.boolean({ error: expecting('true or false') }).default(false),
+  max_event_bytes: positiveInteger().default(4 * 1024 * 1024),
 });
 
 const percentile = () => numeric('a percentile from 1 to 99.9', /^\d+(\.\d+)?$/, (n) => Number.isFinite(n) && n >= 1 && n <= 99.9);

@@ -165,6 +165,11 @@ export interface StreamingConfig {
    * Off: they go out as soon as an upstream accepts the stream (its 2xx); see DESIGN.md, "Commit on first token".
    */
   hold_headers: boolean;
+  /**
+   * The most one upstream stream event may hold (an SSE line or event, a Bedrock frame's payload), default 4 MiB.
+   * Past it the attempt fails as a malformed upstream (`upstream_event_too_large`) instead of buffering on.
+   */
+  max_event_bytes: number;
 }
 
 export interface LoggingConfig {

@@ -4,7 +4,7 @@
  * `{"message": …}` with the type in `x-amzn-errortype`. Signatures are recorded (the request log keeps every
  * header), not verified. Pure: turns request bodies into `Reply`s; the answer itself comes from `chatAnswer`.
  */
-import { encodeEventStreamMessage } from '../providers/bedrock-eventstream.js';
+import { encodeEventStreamMessage, encodeEventStreamPrelude } from '../providers/bedrock-eventstream.js';
 import { contentText, estimateTokens } from './content.js';
 import { type DialectRoute, InvalidRequest } from './dialect.js';
 import type { Fault } from './faults.js';
@@ -209,6 +209,10 @@ export function converseReply(body: unknown, stream: boolean, ctx: { n: number; 
       { ':event-type': 'messageStart', ':content-type': 'application/json', ':message-type': 'event' },
       '{"role":"assis',
     ),
+    invalidEvent: (_i, data) =>
+      encodeEventStreamMessage({ ':event-type': 'contentBlockDelta', ':content-type': 'application/json', ':message-type': 'event' }, data),
+    // A prelude that claims the N bytes sent and the message CRC after them, which never comes.
+    longEventStart: (bytes) => encodeEventStreamPrelude(Math.min(bytes + 4, 0xffffffff), 0),
   };
   return { kind: 'sse', script };
 }

@@ -36,6 +36,20 @@ export interface Fault {
   error_event_after?: number;
   /** A 200 whose body is not valid JSON (stream: an SSE event whose data is not valid JSON). */
   malformed?: boolean;
+  /**
+   * Stream: after `garbage_after` content chunks, one event line of this many bytes that never ends (SSE: a `data:`
+   * line with no line end; Bedrock: a frame claiming a little more than that), then nothing more, the
+   * connection kept open. Ignored by non-stream requests.
+   */
+  long_line_bytes?: number;
+  /**
+   * Stream: after `garbage_after` content chunks, this many events whose data is not a chunk (alternately text that
+   * is not JSON and JSON that is not an object), then the rest of the stream as usual, terminator included.
+   * Ignored by non-stream requests.
+   */
+  invalid_events?: number;
+  /** Stream: content chunks sent before `long_line_bytes` or `invalid_events` (default 0: right after the head). */
+  garbage_after?: number;
 }
 
 export interface FaultPlan {
@@ -49,7 +63,18 @@ export interface FaultPlan {
   mix?: Fault[];
 }
 
-export type Outcome = 'ok' | 'status' | 'reset' | 'hang' | 'cut' | 'stall' | 'error_event' | 'malformed' | 'pending';
+export type Outcome =
+  | 'ok'
+  | 'status'
+  | 'reset'
+  | 'hang'
+  | 'cut'
+  | 'stall'
+  | 'error_event'
+  | 'malformed'
+  | 'long_line'
+  | 'invalid_events'
+  | 'pending';
 
 /** mulberry32: a tiny, fast 32-bit PRNG; the same seed always gives the same sequence in [0, 1). */
 export function mulberry32(seed: number): () => number {
@@ -114,27 +139,28 @@ export function plannedOutcome(fault: Fault | null, stream: boolean): Outcome {
   if (fault.hang) return 'hang';
   if (fault.status !== undefined) return 'status';
   if (fault.malformed) return 'malformed';
-  if (stream) return streamStop(fault, Number.POSITIVE_INFINITY)?.kind ?? 'ok';
+  if (stream) return streamStop(fault, Number.POSITIVE_INFINITY)?.kind ?? (fault.invalid_events ? 'invalid_events' : 'ok');
   if (fault.cut_after !== undefined) return 'cut';
   if (fault.stall_after !== undefined) return 'stall';
   return 'ok';
 }
 
 export interface StreamStop {
-  kind: 'cut' | 'stall' | 'error_event';
+  kind: 'cut' | 'stall' | 'error_event' | 'long_line';
   /** How many content chunks go out before it happens. */
   after: number;
 }
 
 /**
  * Where a stream stops short. A count beyond the content still stops before the finish chunk, so a scripted
- * fault always shows; on a tie cut wins over error_event over stall.
+ * fault always shows; on a tie cut wins over error_event over stall over long_line.
  */
 export function streamStop(fault: Fault, contentChunks: number): StreamStop | null {
   const candidates: Array<[StreamStop['kind'], number | undefined]> = [
     ['cut', fault.cut_after],
     ['error_event', fault.error_event_after],
     ['stall', fault.stall_after],
+    ['long_line', fault.long_line_bytes === undefined ? undefined : (fault.garbage_after ?? 0)],
   ];
   let best: StreamStop | null = null;
   for (const [kind, after] of candidates) {
@@ -186,6 +212,9 @@ const FAULT_FIELDS: Record<keyof Fault, Check> = {
   stall_after: count,
   error_event_after: count,
   malformed: flag,
+  long_line_bytes: count,
+  invalid_events: count,
+  garbage_after: count,
 };
 
 function isObject(v: unknown): v is Record<string, unknown> {

@@ -24,6 +24,10 @@ export interface StreamScript {
   errorEvent(fault: Fault): StreamEventBytes;
   /** An event whose data is not valid JSON. */
   malformedEvent: StreamEventBytes;
+  /** `invalid_events`: the i-th (0-based) event whose data is not a chunk; default an SSE `data:` event. */
+  invalidEvent?(i: number, data: string): StreamEventBytes;
+  /** `long_line_bytes`: how the endless event starts (its filler follows); default an SSE `data: `. */
+  longEventStart?(bytes: number): StreamEventBytes;
 }
 
 export type Reply = { kind: 'json'; body: string } | { kind: 'sse'; script: StreamScript };
@@ -122,6 +126,10 @@ async function sendStream(x: Exchange, script: StreamScript, fault: Fault, outco
     ...script.head.map((text) => ({ text, content: false })),
     ...script.content.slice(0, stop ? stop.after : undefined).map((text) => ({ text, content: true })),
   ];
+  if (fault.invalid_events) {
+    const at = script.head.length + Math.min(fault.garbage_after ?? 0, script.content.length, stop ? stop.after : Number.POSITIVE_INFINITY);
+    events.splice(at, 0, ...invalidEvents(script, fault.invalid_events).map((text) => ({ text, content: false })));
+  }
   if (!stop) events.push(...script.tail.map((text) => ({ text, content: false })));
   else if (stop.kind === 'error_event') events.push({ text: script.errorEvent(fault), content: false });
 
@@ -155,7 +163,8 @@ async function sendStream(x: Exchange, script: StreamScript, fault: Fault, outco
     }
     if (!(await flush(stop?.kind === 'cut'))) return;
 
-    if (stop?.kind === 'cut') x.destroy('cut');
+    if (stop?.kind === 'long_line') await sendLongEvent(pacer, script, fault.long_line_bytes ?? 0);
+    else if (stop?.kind === 'cut') x.destroy('cut');
     else if (stop?.kind !== 'stall') {
       // With a gap the body's end comes a moment after the last event, as over a real network: a client that drops
       // the body as soon as it has the last event (before the end) loses its keep-alive connection.
@@ -164,6 +173,26 @@ async function sendStream(x: Exchange, script: StreamScript, fault: Fault, outco
     }
   } finally {
     pacer.close();
+  }
+}
+
+/** Alternately text that is not JSON and JSON that is not an object: invalid as a chunk in every dialect. */
+function invalidEvents(script: StreamScript, n: number): StreamEventBytes[] {
+  return Array.from({ length: n }, (_, i) => {
+    const data = i % 2 === 0 ? `lifeline mock: invalid event ${i + 1}` : `[${i + 1}]`;
+    return script.invalidEvent ? script.invalidEvent(i, data) : `data: ${data}\n\n`;
+  });
+}
+
+const FILLER = Buffer.alloc(64 * 1024, 'x');
+
+/** An event that never ends: `bytes` in all, written as the socket takes them (a reader that gives up stops it). */
+async function sendLongEvent(pacer: Pacer, script: StreamScript, bytes: number): Promise<void> {
+  const start = script.longEventStart?.(bytes) ?? 'data: ';
+  const head = typeof start === 'string' ? Buffer.from(start) : start;
+  if (!(await pacer.write(head))) return;
+  for (let left = bytes - head.length; left > 0; left -= FILLER.length) {
+    if (!(await pacer.write(left >= FILLER.length ? FILLER : FILLER.subarray(0, left)))) return;
   }
 }
 

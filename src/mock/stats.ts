@@ -37,7 +37,7 @@ export interface MockStats {
   connections?: number;
 }
 
-const OUTCOMES: Outcome[] = ['ok', 'status', 'reset', 'hang', 'cut', 'stall', 'error_event', 'malformed', 'pending'];
+const OUTCOMES: Outcome[] = ['ok', 'status', 'reset', 'hang', 'cut', 'stall', 'error_event', 'malformed', 'long_line', 'invalid_events', 'pending'];
 
 /** One generation of stats; a reset starts a new one, so requests still in flight can't touch the new counters. */
 interface Book {

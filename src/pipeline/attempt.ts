@@ -16,6 +16,8 @@ export interface AttemptInput {
   signal: CancelSignal;
   /** The client's JSON text of `body`, when `body` is still the client's own object. */
   raw?: RawBody;
+  /** Streams: `streaming.max_event_bytes`, the most one upstream event may hold (default 4 MiB). */
+  maxEventBytes?: number;
   /** Streams: called when the upstream accepts the stream (its 2xx), before its first token. */
   onAccepted?: (deployment: string) => void;
   /** Streams: called with the head at commit, the moment the first token is read (see GatewayRequest.onFirstToken). */
@@ -100,7 +102,7 @@ export async function attemptJson(input: AttemptInput, d: Deployment, record: At
 export async function attemptStream(input: AttemptInput, d: Deployment, record: AttemptRecord): Promise<CommittedStream> {
   const body = input.op === 'chat' ? withUsage(input.body) : input.body;
   const { adapter, res } = await send(body === input.body ? input : { ...input, raw: usageRaw(input, body) }, d, record, body);
-  const rest = decodeStream(res.body, adapter, adapter.createStreamDecoder(d, body));
+  const rest = decodeStream(res.body, adapter, adapter.createStreamDecoder(d, body), { maxEventBytes: input.maxEventBytes, deployment: d.id });
   const head: StreamEvent[] = [];
   try {
     input.onAccepted?.(d.id);

@@ -261,6 +261,7 @@ export class Pipeline {
       const record: AttemptRecord = { deployment: d.id, ms: 0, ...(waitedMs > 0 ? { waitedMs: Math.round(waitedMs) } : {}) };
       attempts.push(record);
       const input: AttemptInput = { transport: this.transport, op: req.op, body: req.body, timeouts, signal: deadline.signal };
+      if (req.stream) input.maxEventBytes = this.config.streaming.max_event_bytes;
       if (req.raw?.of === req.body) input.raw = req.raw;
       const accepted = req.onStreamAccepted;
       if (accepted) input.onAccepted = (id) => accepted({ deployment: id, attempts: attempts.length });

@@ -1,11 +1,31 @@
 import { StringDecoder } from 'node:string_decoder';
-import { createParser } from 'eventsource-parser';
+import { createParser, type ParseError } from 'eventsource-parser';
+import { GatewayError } from '../errors.js';
 import type { ProviderAdapter, StreamDecoder, StreamEvent, StreamFrame } from '../providers/types.js';
 import { plainDeltaContent } from './plain-delta.js';
 
+/** `streaming.max_event_bytes` when the caller gives none. */
+export const DEFAULT_MAX_EVENT_BYTES = 4 * 1024 * 1024;
+
+/** Room for a line's field name (`data: `) and its line end on top of the event's own bytes. */
+const FIELD_BYTES = 16;
+
+export interface DecodeOptions {
+  /**
+   * The most one event may hold (`streaming.max_event_bytes`): an SSE line that does not end, or an event whose
+   * data lines do not, fails the stream there instead of being buffered on. Measured in characters, which a UTF-8
+   * byte never outnumbers, so an event of this many bytes always passes.
+   */
+  maxEventBytes?: number;
+  /** The deployment the body comes from, for the error's message. */
+  deployment?: string;
+}
+
 /**
  * Upstream stream body → canonical events, framed the provider's way (SSE unless it says otherwise). SSE is
- * parsed here, in the same step as the decoding: one async hop per network chunk, not three per event.
+ * parsed here, in the same step as the decoding: one async hop per network chunk, not three per event. An event
+ * over `maxEventBytes` ends the events with a malformed-upstream error (retried or failed over before the first
+ * token, an error event or a resume after it), and nothing more is read.
  *
  * A hand-written iterator rather than an async generator: a generator's yield costs ~470 bytes of promises and
  * request records per event (measured with V8's sampling heap profiler), and every relayed chunk goes through here.
@@ -15,8 +35,9 @@ export function decodeStream(
   body: AsyncIterable<Buffer>,
   adapter: Pick<ProviderAdapter, 'frames'>,
   decoder: StreamDecoder,
+  options: DecodeOptions = {},
 ): AsyncIterableIterator<StreamEvent> {
-  return new DecodedEvents(body, adapter, decoder);
+  return new DecodedEvents(body, adapter, decoder, options);
 }
 
 const END: IteratorResult<StreamEvent> = { done: true, value: undefined };
@@ -35,6 +56,8 @@ class DecodedEvents implements AsyncIterableIterator<StreamEvent> {
   private readonly text = new StringDecoder('utf8');
   /** Nothing decoded yet: a byte order mark there is not content (the SSE spec drops it; TextDecoder did too). */
   private atStart = true;
+  /** An SSE event went past `maxEventBytes`: the stream has failed, and nothing more is read. */
+  private overflowed = false;
   /** Decodes what the text decoder still holds at the end (SSE only). */
   private readonly finishText: (() => void) | undefined;
 
@@ -42,17 +65,29 @@ class DecodedEvents implements AsyncIterableIterator<StreamEvent> {
     body: AsyncIterable<Buffer>,
     adapter: Pick<ProviderAdapter, 'frames'>,
     private readonly decoder: StreamDecoder,
+    options: DecodeOptions,
   ) {
+    const maxEventBytes = options.maxEventBytes ?? DEFAULT_MAX_EVENT_BYTES;
     if (adapter.frames) {
-      this.source = adapter.frames(body)[Symbol.asyncIterator]();
+      this.source = adapter.frames(body, { maxEventBytes })[Symbol.asyncIterator]();
       this.feed = undefined;
       this.finishText = undefined;
     } else {
       this.source = body[Symbol.asyncIterator]();
-      // eventsource-parser's message has the frame's shape ({ event, data }): it is passed as it is.
-      const parser = createParser({ onEvent: (message) => this.push(decoder.decode(message)) });
-      this.feed = (chunk) => parser.feed(this.withoutBom(this.text.write(chunk)));
-      this.finishText = () => parser.feed(this.withoutBom(this.text.end()));
+      // eventsource-parser's message has the frame's shape ({ event, data }): it is passed as it is. Its buffer
+      // bound counts the unfinished line and the event's data so far; past it the parser stops (`onError`).
+      const parser = createParser({
+        onEvent: (message) => this.push(decoder.decode(message)),
+        onError: (error) => this.onParseError(error, maxEventBytes, options.deployment),
+        maxBufferSize: maxEventBytes + FIELD_BYTES,
+      });
+      // A parser stopped by its bound throws if fed again.
+      this.feed = (chunk) => {
+        if (!this.overflowed) parser.feed(this.withoutBom(this.text.write(chunk)));
+      };
+      this.finishText = () => {
+        if (!this.overflowed) parser.feed(this.withoutBom(this.text.end()));
+      };
     }
   }
 
@@ -80,6 +115,19 @@ class DecodedEvents implements AsyncIterableIterator<StreamEvent> {
     return this.head < this.queue.length ? this.take() : this.source.next().then(this.onItem);
   };
 
+  /** Only an event over the bound ends the stream: an unknown field or a bad `retry:` is ignorable, as the spec says. */
+  private onParseError(error: ParseError, maxEventBytes: number, deployment: string | undefined): void {
+    if (error.type !== 'max-buffer-size-exceeded') return;
+    this.overflowed = true;
+    this.ended = true;
+    const from = deployment ? `Upstream ${deployment}` : 'The upstream';
+    const tooLarge = new GatewayError('server', `${from} sent a stream event over ${maxEventBytes} bytes (streaming.max_event_bytes)`, {
+      code: 'upstream_event_too_large',
+      ...(deployment ? { deployment } : {}),
+    });
+    this.push([{ type: 'error', error: tooLarge }]);
+  }
+
   private withoutBom(text: string): string {
     if (!this.atStart || text === '') return text;
     this.atStart = false;
@@ -101,8 +149,8 @@ class DecodedEvents implements AsyncIterableIterator<StreamEvent> {
 }
 
 /** Kept for callers that only speak SSE. */
-export function decodeSSE(body: AsyncIterable<Buffer>, decoder: StreamDecoder): AsyncIterableIterator<StreamEvent> {
-  return decodeStream(body, {}, decoder);
+export function decodeSSE(body: AsyncIterable<Buffer>, decoder: StreamDecoder, options: DecodeOptions = {}): AsyncIterableIterator<StreamEvent> {
+  return decodeStream(body, {}, decoder, options);
 }
 
 const OPENING_EVENTS = new Set(['response.created', 'response.in_progress', 'response.output_item.added', 'response.content_part.added']);

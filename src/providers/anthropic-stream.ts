@@ -50,7 +50,9 @@ export class AnthropicStreamDecoder implements StreamDecoder {
     } catch {
       return [{ type: 'error', error: malformed(this.d, 'a stream event that is not JSON') }];
     }
-    if (typeof data !== 'object' || data === null) return [{ type: 'error', error: malformed(this.d, 'a stream event that is not an object') }];
+    if (typeof data !== 'object' || data === null || Array.isArray(data)) {
+      return [{ type: 'error', error: malformed(this.d, 'a stream event that is not an object') }];
+    }
     const type = typeof data.type === 'string' ? data.type : frame.event;
     switch (type) {
       case 'message_start':

@@ -10,7 +10,7 @@
  */
 import * as zlib from 'node:zlib';
 import { GatewayError } from '../errors.js';
-import type { StreamFrame } from './types.js';
+import type { FrameLimits, StreamFrame } from './types.js';
 
 const PRELUDE_BYTES = 12;
 const CRC_BYTES = 4;
@@ -72,18 +72,35 @@ export function encodeEventStreamMessage(headers: Record<string, string>, payloa
   const body = typeof payload === 'string' ? Buffer.from(payload, 'utf8') : payload;
   const total = PRELUDE_BYTES + headerBytes.length + body.length + CRC_BYTES;
   const message = Buffer.alloc(total);
-  message.writeUInt32BE(total, 0);
-  message.writeUInt32BE(headerBytes.length, 4);
-  message.writeUInt32BE(crc32(message.subarray(0, 8)), 8);
+  encodeEventStreamPrelude(total, headerBytes.length).copy(message, 0);
   headerBytes.copy(message, PRELUDE_BYTES);
   body.copy(message, PRELUDE_BYTES + headerBytes.length);
   message.writeUInt32BE(crc32(message.subarray(0, total - CRC_BYTES)), total - CRC_BYTES);
   return message;
 }
 
+/** A message's first 12 bytes: its total and headers lengths, and their CRC. */
+export function encodeEventStreamPrelude(total: number, headersLength: number): Buffer {
+  const prelude = Buffer.alloc(PRELUDE_BYTES);
+  prelude.writeUInt32BE(total, 0);
+  prelude.writeUInt32BE(headersLength, 4);
+  prelude.writeUInt32BE(crc32(prelude.subarray(0, 8)), 8);
+  return prelude;
+}
+
 function corrupt(what: string): GatewayError {
   return new GatewayError('server', `Upstream sent a corrupt event-stream message: ${what}`, {
     code: 'upstream_malformed_stream',
+  });
+}
+
+/** Room for a message's prelude, headers and CRC on top of `max_event_bytes` of payload. */
+const FRAMING_BYTES = 1024;
+
+/** A malformed upstream answer (retried, failed over, or an error event once committed), not a big event. */
+function tooLarge(total: number, max: number): GatewayError {
+  return new GatewayError('server', `Upstream sent an event-stream message of ${total} bytes, over the limit of ${max} (streaming.max_event_bytes)`, {
+    code: 'upstream_event_too_large',
   });
 }
 
@@ -132,13 +149,50 @@ function readHeaders(bytes: Buffer): Record<string, EventStreamHeaderValue> {
 /**
  * Incremental decoder: feed it bytes as they arrive, split anywhere, and it returns the messages completed so
  * far. Both CRCs are checked; a mismatch or an impossible length throws, since nothing after it can be trusted.
+ * A message longer than `maxMessageBytes` throws as soon as its prelude is read: it is never buffered.
  */
 export class EventStreamDecoder {
   private buffer: Buffer = Buffer.alloc(0);
+  /** Chunks of a message still incomplete, not yet joined: joining on every chunk would copy a big one over and over. */
+  private readonly parts: Buffer[] = [];
+  private partsLength = 0;
+  /** What the message in `buffer` needs in all; 0 while its prelude is not read. */
+  private needed = 0;
+  private readonly maxMessageBytes: number;
+  /** What went wrong after the messages `push` last returned: thrown by the next call (they were good). */
+  private failure: GatewayError | undefined;
+
+  constructor(maxMessageBytes: number = MAX_MESSAGE_BYTES) {
+    this.maxMessageBytes = Math.min(maxMessageBytes, MAX_MESSAGE_BYTES);
+  }
 
   push(chunk: Buffer): EventStreamMessage[] {
-    this.buffer = this.buffer.length === 0 ? chunk : Buffer.concat([this.buffer, chunk]);
+    this.throwFailure();
+    if (this.needed > 0 && this.buffer.length + this.partsLength + chunk.length < this.needed) {
+      this.parts.push(chunk);
+      this.partsLength += chunk.length;
+      return [];
+    }
+    this.buffer = this.buffer.length === 0 && this.parts.length === 0 ? chunk : Buffer.concat([this.buffer, ...this.parts, chunk]);
+    this.parts.length = 0;
+    this.partsLength = 0;
+    this.needed = 0;
     const out: EventStreamMessage[] = [];
+    try {
+      this.read(out);
+    } catch (err) {
+      if (out.length === 0 || !(err instanceof GatewayError)) throw err;
+      this.failure = err;
+    }
+    return out;
+  }
+
+  /** Throws the fault that followed the messages `push` last returned, if one did. */
+  throwFailure(): void {
+    if (this.failure) throw this.failure;
+  }
+
+  private read(out: EventStreamMessage[]): void {
     while (this.buffer.length >= PRELUDE_BYTES) {
       const total = this.buffer.readUInt32BE(0);
       const headersLength = this.buffer.readUInt32BE(4);
@@ -146,7 +200,11 @@ export class EventStreamDecoder {
       if (total < MIN_MESSAGE_BYTES || total > MAX_MESSAGE_BYTES || headersLength > total - MIN_MESSAGE_BYTES) {
         throw corrupt(`impossible lengths (total ${total}, headers ${headersLength})`);
       }
-      if (this.buffer.length < total) break;
+      if (total > this.maxMessageBytes) throw tooLarge(total, this.maxMessageBytes);
+      if (this.buffer.length < total) {
+        this.needed = total;
+        break;
+      }
       const message = this.buffer.subarray(0, total);
       if (crc32(message.subarray(0, total - CRC_BYTES)) !== message.readUInt32BE(total - CRC_BYTES)) {
         throw corrupt('message CRC mismatch');
@@ -157,12 +215,11 @@ export class EventStreamDecoder {
       });
       this.buffer = this.buffer.subarray(total);
     }
-    return out;
   }
 
   /** Bytes of an unfinished message: non-zero at the end of a body means the stream was cut mid-message. */
   get pending(): number {
-    return this.buffer.length;
+    return this.buffer.length + this.partsLength;
   }
 }
 
@@ -187,10 +244,14 @@ export function frameOf(message: EventStreamMessage): StreamFrame {
   return { event: text(h[':event-type']), data: message.payload.toString('utf8') };
 }
 
-/** The upstream body as frames; pure, like every provider function: it only transforms the bytes it is given. */
-export async function* eventStreamFrames(body: AsyncIterable<Buffer>): AsyncGenerator<StreamFrame> {
-  const decoder = new EventStreamDecoder();
+/**
+ * The upstream body as frames; pure, like every provider function: it only transforms the bytes it is given.
+ * `maxEventBytes` bounds a message's payload (its prelude, headers and CRC get `FRAMING_BYTES` on top).
+ */
+export async function* eventStreamFrames(body: AsyncIterable<Buffer>, limits?: FrameLimits): AsyncGenerator<StreamFrame> {
+  const decoder = new EventStreamDecoder(limits ? limits.maxEventBytes + FRAMING_BYTES : MAX_MESSAGE_BYTES);
   for await (const chunk of body) {
     for (const message of decoder.push(chunk)) yield frameOf(message);
+    decoder.throwFailure();
   }
 }

@@ -34,7 +34,11 @@ export class BedrockStreamDecoder implements StreamDecoder {
       this.finished = true;
       return [{ type: 'error', error: malformed(this.d, `a ${name || 'stream'} event whose payload is not JSON`) }];
     }
-    if (!payload || typeof payload !== 'object') return [];
+    // Every ConverseStream event is a JSON object; anything else is a malformed upstream, not an event to skip.
+    if (!payload || typeof payload !== 'object' || Array.isArray(payload)) {
+      this.finished = true;
+      return [{ type: 'error', error: malformed(this.d, `a ${name || 'stream'} event whose payload is not a JSON object`) }];
+    }
     switch (name) {
       case 'messageStart':
         return [this.chunk({ role: 'assistant', content: '' })];

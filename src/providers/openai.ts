@@ -1,5 +1,6 @@
 import { GatewayError, type ErrorKind } from '../errors.js';
 import { clientStatus, malformed, parseUpstreamJson } from './common.js';
+import { StreamShapeCheck } from './openai-stream.js';
 import { withModel } from './raw-json.js';
 import { header, retryHintMs, shouldRetryHeader } from './retry-hints.js';
 import type {
@@ -154,19 +155,32 @@ export function redactSecrets(text: string, apiKey: string | undefined): string 
 }
 
 class OpenAIStreamDecoder implements StreamDecoder {
+  /** Events that are not what the API promises are a malformed upstream, never relayed (see openai-stream.ts). */
+  private readonly chunks = new StreamShapeCheck('chunk');
+  private readonly named = new StreamShapeCheck('event');
+
   constructor(private readonly d: Deployment) {}
 
   decode(event: { event?: string | undefined; data: string }): StreamEvent[] {
     const data = event.data;
     if (data === '[DONE]') return [{ type: 'done' }];
+    // An empty data line carries nothing: a keep-alive sent as an event rather than as a comment.
+    if (data === '') return [];
     // The Responses API names its events and ends with response.completed instead of [DONE].
-    if (event.event !== undefined) return responsesEvent(event.event, data, this.d);
+    if (event.event !== undefined) {
+      const failure = event.event === 'error' || event.event === 'response.failed';
+      return this.checked(failure ? undefined : this.named.problem(data)) ?? responsesEvent(event.event, data, this.d);
+    }
     // A literal `"error"` outside a string can only be a key or a whole value, so most chunks skip the parse.
     if (data.includes('"error"')) {
       const error = streamError(data, this.d);
       if (error) return [{ type: 'error', error }];
     }
-    return [{ type: 'chunk', data }];
+    return this.checked(this.chunks.problem(data)) ?? [{ type: 'chunk', data }];
+  }
+
+  private checked(problem: string | undefined): StreamEvent[] | undefined {
+    return problem === undefined ? undefined : [{ type: 'error', error: malformed(this.d, problem) }];
   }
 }
 

@@ -41,13 +41,19 @@ export interface StreamFrame {
   data: string;
 }
 
+/** Bounds on one upstream stream frame: a frame claiming more is a malformed upstream, never buffered. */
+export interface FrameLimits {
+  /** `streaming.max_event_bytes`: the most one event (its data, or a binary frame's payload) may hold. */
+  maxEventBytes: number;
+}
+
 /** A provider is a pure translator: canonical ⇄ wire, and upstream errors → GatewayError. No I/O. */
 export interface ProviderAdapter {
   /**
    * Splits the upstream stream body into frames; SSE when absent. Pure: it only transforms the bytes it is
-   * given (Bedrock's binary event-stream framing lives here).
+   * given (Bedrock's binary event-stream framing lives here). A frame past `limits` fails the stream.
    */
-  frames?(body: AsyncIterable<Buffer>): AsyncIterable<StreamFrame>;
+  frames?(body: AsyncIterable<Buffer>, limits?: FrameLimits): AsyncIterable<StreamFrame>;
   /** Operations this provider cannot serve; the pipeline answers them with a clear 400 instead of calling. */
   unsupported?: readonly Operation[];
   /** `raw`: the client's JSON text of exactly `body`, for adapters that can send it with few edits. */
