@@ -7,6 +7,8 @@ export interface FuzzRequest {
   path: string;
   headers: Record<string, string>;
   body?: Buffer;
+  /** Sent with chunked framing (no Content-Length), in two pieces. */
+  chunked?: boolean;
   /** What the case was meant to exercise, for the failure report. */
   kind: string;
 }
@@ -142,6 +144,25 @@ export class Gen {
     return new Pairs(entries);
   }
 
+  /** A JSON Schema as a client might write one, or half of one: what token counting and Gemini's translation read. */
+  schema(depth = 3): unknown {
+    if (depth <= 0 || this.chance(0.15)) return this.chance(0.5) ? { type: this.pick(['string', 'number', 'integer', 'boolean', 'null']) } : this.junk(1);
+    const entries: [string, unknown][] = [];
+    for (let i = 1 + this.int(4); i > 0; i--) {
+      const key = this.pick(['type', 'properties', 'items', 'required', 'enum', 'anyOf', 'oneOf', '$ref', '$defs', 'const', 'description', 'additionalProperties', 'nullable', 'format', 'default', 'minimum']);
+      const value = this.pick<() => unknown>([
+        () => this.pick<unknown>(['object', 'array', 'string', ['string', 'null'], ['null'], 'any', 7]),
+        () => new Pairs([[this.pick(['a', '__proto__', 'constructor', '', 'b c']), this.schema(depth - 1)], ['z', this.schema(depth - 1)]]),
+        () => this.schema(depth - 1),
+        () => [this.schema(depth - 1), this.schema(depth - 1)],
+        () => this.pick<unknown>([['a'], ['a', 1, null], [], '#/$defs/x', true, false]),
+        () => this.junk(1),
+      ])();
+      entries.push([key, value]);
+    }
+    return new Pairs(entries);
+  }
+
   deep(levels: number): Raw {
     const open = this.chance(0.5) ? '[' : '{"a":';
     const close = open === '[' ? ']' : '}';
@@ -164,7 +185,10 @@ function chatBody(g: Gen): Body {
     ? 'Say hello'
     : [
         { type: 'text', text: 'Say hello' },
-        ...(g.chance(0.3) ? [{ type: 'image_url', image_url: { url: 'data:image/png;base64,iVBORw0KGgo=', detail: g.pick(['low', 'high', 'auto']) } }] : []),
+        ...(g.chance(0.3) ? [{ type: 'image_url', image_url: { url: g.pick(['data:image/png;base64,iVBORw0KGgo=', 'data:,', 'data:image/png,raw', 'https://x.invalid/a.png', 'ftp://x', '']), detail: g.pick(['low', 'high', 'auto', 'ultra']) } }] : []),
+        ...(g.chance(0.15) ? [{ type: 'input_audio', input_audio: { data: 'AAAA', format: g.pick(['wav', 'mp3', 'ogg']) } }] : []),
+        ...(g.chance(0.15) ? [{ type: 'file', file: { file_data: 'data:application/pdf;base64,JVBERi0=', filename: 'a.pdf' } }] : []),
+        ...(g.chance(0.1) ? [{ type: 'refusal', refusal: 'no' }] : []),
       ];
   const messages: unknown[] = [];
   if (g.chance(0.4)) messages.push({ role: g.pick(['system', 'developer']), content: 'Be terse.' });
@@ -189,10 +213,15 @@ function chatBody(g: Gen): Body {
     frequency_penalty: 0,
     seed: 7,
     user: 'u1',
-    tools: [{ type: 'function', function: { name: 'f', description: 'a tool', parameters: { type: 'object', properties: { a: { type: 'number' } } } } }],
+    tools: [
+      { type: 'function', function: { name: 'f', description: 'a tool', parameters: g.chance(0.5) ? g.schema() : { type: 'object', properties: { a: { type: 'number' } } } } },
+      ...(g.chance(0.2) ? [{ type: g.pick(['web_search', 'code_interpreter', 'custom']), name: 'w' }] : []),
+    ],
+    functions: [{ name: 'legacy', parameters: g.schema() }],
+    function_call: g.pick<unknown>(['auto', 'none', { name: 'legacy' }]),
     tool_choice: g.pick(['auto', 'none', 'required', { type: 'function', function: { name: 'f' } }]),
     parallel_tool_calls: true,
-    response_format: g.pick([{ type: 'json_object' }, { type: 'text' }, { type: 'json_schema', json_schema: { name: 's', schema: { type: 'object' } } }]),
+    response_format: g.pick([{ type: 'json_object' }, { type: 'text' }, { type: 'json_schema', json_schema: { name: 's', schema: g.chance(0.5) ? g.schema() : { type: 'object' } } }]),
     logprobs: false,
     metadata: { k: 'v' },
   };
@@ -245,7 +274,7 @@ function messagesBody(g: Gen): Body {
     top_k: 5,
     stop_sequences: ['END'],
     metadata: { user_id: 'u1' },
-    tools: [{ name: 'f', description: 'a tool', input_schema: { type: 'object', properties: { a: { type: 'number' } } } }],
+    tools: [{ name: 'f', description: 'a tool', input_schema: g.chance(0.5) ? g.schema() : { type: 'object', properties: { a: { type: 'number' } } } }],
     tool_choice: g.pick([{ type: 'auto' }, { type: 'any' }, { type: 'none' }, { type: 'tool', name: 'f', disable_parallel_tool_use: true }]),
   };
   for (const [k, v] of Object.entries(optional)) if (g.chance(0.25)) body[k] = v;
@@ -417,7 +446,9 @@ export function fuzzRequest(g: Gen): FuzzRequest {
     const { text, kind } = bodyText(g, route);
     const encoded = encode(g, text, h);
     const method = g.chance(0.95) ? 'POST' : g.pick(METHODS);
-    return { method, path: route, headers: h, body: encoded.body, kind: `${kind}${encoded.kind}` };
+    const query = g.chance(0.05) ? `?${g.pick(['stream=true', 'a=%', 'model=x&model=y', '%E0%A4%A', ''])}` : '';
+    const chunked = g.chance(0.1);
+    return { method, path: route + query, headers: h, body: encoded.body, chunked, kind: `${kind}${encoded.kind}${chunked ? ' +chunked' : ''}` };
   }
   const method = g.pick(METHODS);
   const path = g.chance(0.5) ? g.pick(PATHS) : oddPath(g);
