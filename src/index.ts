@@ -1,6 +1,7 @@
 import { loadConfigFile, resolveConfig } from './config/index.js';
 import type { Config } from './config/types.js';
 import { createLogger, flushLogger, type Logger } from './observability/logger.js';
+import { configSecrets } from './secrets.js';
 import { createApp } from './server/app.js';
 import { createFetch } from './server/fetch-adapter.js';
 import { Transport } from './transport/index.js';
@@ -35,7 +36,7 @@ export interface GatewayOptions {
  */
 export function createGateway(config: string | Record<string, unknown>, options: GatewayOptions = {}): Gateway {
   const resolved = typeof config === 'string' ? loadConfigFile(config, options.env) : resolveConfig(config, options.env);
-  const logger = options.logger ?? createLogger(resolved.logging);
+  const logger = options.logger ?? createLogger(resolved.logging, undefined, configSecrets(resolved));
   const transport = new Transport();
   const app = createApp({ config: resolved, transport, logger });
   const fetch = createFetch(app);

@@ -58,7 +58,8 @@ export const anthropicFaults: FaultRenderer = {
   faultError(fault: Fault): string {
     const status = fault.status ?? 500;
     const type = anthropicErrorType(status, fault.error_code);
-    return anthropicErrorBody(status, faultMessage(type, fault.error_code), type);
+    const body = anthropicErrorBody(status, faultMessage(type, fault.error_code), type);
+    return fault.error_fields ? JSON.stringify({ type: 'error', error: { ...JSON.parse(body).error, ...fault.error_fields } }) : body;
   },
 };
 
@@ -167,7 +168,7 @@ export function messagesReply(body: unknown, ctx: { n: number; reply: string }):
     errorEvent: (fault) => {
       // Mid-stream, Anthropic's usual failure is an overload; an error_code that names a type picks another.
       const type = anthropicErrorType(529, fault.error_code);
-      return event('error', { error: { type, message: faultMessage(type, fault.error_code) } });
+      return event('error', { error: { type, message: faultMessage(type, fault.error_code), ...fault.error_fields } });
     },
     malformedEvent: `event: message_start\ndata: ${JSON.stringify({ type: 'message_start', message: start }).slice(0, 40)}\n\n`,
   };

@@ -9,6 +9,12 @@ export interface Fault {
   status?: number;
   /** Override the error body's code (e.g. `context_length_exceeded`, `content_filter`). */
   error_code?: string;
+  /**
+   * Set these fields of the error body (a `status` fault's, and the mid-stream error event's) as given, e.g. an
+   * upstream that echoes the key it was sent. A field the dialect's body lacks (Anthropic's has only `type` and
+   * `message`) is added anyway, as a misbehaving upstream would. OpenAI and Anthropic dialects.
+   */
+  error_fields?: ErrorFields;
   /** `Retry-After` header value: seconds, or an HTTP date. */
   retry_after?: string | number;
   /** `retry-after-ms` header value. */
@@ -50,6 +56,13 @@ export interface Fault {
   invalid_events?: number;
   /** Stream: content chunks sent before `long_line_bytes` or `invalid_events` (default 0: right after the head). */
   garbage_after?: number;
+}
+
+export interface ErrorFields {
+  message?: string;
+  type?: string;
+  code?: string;
+  param?: string;
 }
 
 export interface FaultPlan {
@@ -196,9 +209,15 @@ const text: Check = (v) => (typeof v === 'string' && v.length > 0 ? null : 'must
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 const MANAGED_HEADERS = new Set(['content-length', 'transfer-encoding', 'connection']);
 
+const ERROR_FIELDS = ['message', 'type', 'code', 'param'];
+
 const FAULT_FIELDS: Record<keyof Fault, Check> = {
   status: (v) => (Number.isInteger(v) && (v as number) >= 400 && (v as number) <= 599 ? null : 'must be an integer from 400 to 599'),
   error_code: text,
+  error_fields: (v) =>
+    isObject(v) && Object.entries(v).every(([k, f]) => ERROR_FIELDS.includes(k) && typeof f === 'string')
+      ? null
+      : `must be an object of string fields (${ERROR_FIELDS.join(', ')})`,
   retry_after: (v) =>
     typeof v === 'string' ? (v.length > 0 && !/[\r\n]/.test(v) ? null : 'must be a non-empty single-line string') : nonNegative(v),
   retry_after_ms: nonNegative,

@@ -67,7 +67,8 @@ function faultMessage(status: number, code: string | undefined): string {
 export const openaiFaults: FaultRenderer = {
   faultError(fault: Fault): string {
     const status = fault.status ?? 500;
-    return errorBody(status, faultMessage(status, fault.error_code), fault.error_code);
+    const body = errorBody(status, faultMessage(status, fault.error_code), fault.error_code);
+    return fault.error_fields ? JSON.stringify({ error: { ...JSON.parse(body).error, ...fault.error_fields } }) : body;
   },
 };
 
@@ -242,7 +243,7 @@ export function chatReply(body: unknown, ctx: ChatContext): Reply {
     errorEvent: (fault) => {
       const code = fault.error_code ?? null;
       const message = `${(code && CODE_MESSAGES[code]) ?? 'The server had an error while processing your request.'} (lifeline mock: scripted fault)`;
-      return sse({ error: { message, type: 'server_error', param: null, code } });
+      return sse({ error: { message, type: 'server_error', param: null, code, ...fault.error_fields } });
     },
     malformedEvent: `data: ${JSON.stringify(first).slice(0, 40)}\n\n`,
   };

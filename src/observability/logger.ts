@@ -1,14 +1,17 @@
 import { pino, type DestinationStream, type Logger } from 'pino';
 import type { LoggingConfig } from '../config/types.js';
+import { Secrets } from '../secrets.js';
 import { LogSink } from './log-sink.js';
 
 export type { Logger } from 'pino';
 
 /**
  * JSON logs on stdout. Asynchronous by default so a request never waits on a write; `flushLogger`
- * is called on shutdown. Auth headers are never logged by anyone, and redaction is a second fence.
+ * is called on shutdown. Auth headers are never logged by anyone, and redaction is a second fence; the last is
+ * `secrets` (the configured ones): every line goes out scrubbed of them, whole or in pieces. Lines through pino
+ * are rare (startup, a key out of rotation, an internal error), so each is scanned in full.
  */
-export function createLogger(config: LoggingConfig, destination?: DestinationStream): Logger {
+export function createLogger(config: LoggingConfig, destination?: DestinationStream, secrets: Secrets = Secrets.none): Logger {
   const dest = destination ?? new LogSink(1);
   const logger = pino(
     {
@@ -19,6 +22,7 @@ export function createLogger(config: LoggingConfig, destination?: DestinationStr
         paths: ['api_key', '*.api_key', 'headers.authorization', 'headers["x-api-key"]', 'headers["api-key"]'],
         censor: '[redacted]',
       },
+      hooks: { streamWrite: (line) => secrets.scrubUntrusted(line) },
     },
     dest,
   );
@@ -34,16 +38,40 @@ export function createLogger(config: LoggingConfig, destination?: DestinationStr
  * messages: nothing the redaction paths would match. Callers check `isLevelEnabled('info')` first.
  * Only for loggers made by `createLogger` (whose shape this knows); any other logger (a library user's, with
  * its own bindings, formatters or multistream) gets its lines through `logger.info`.
+ *
+ * Last fence against a leaked secret (upstream text is scrubbed where it enters): a line with an `error` is
+ * scanned for pieces of `secrets` too; any other line (ids, names, counts) only for exact ones, which costs an
+ * `includes` per secret.
  */
-export function requestLineWriter(logger: Logger): (fields: Record<string, unknown>, msg: string) => void {
+export function requestLineWriter(logger: Logger, secrets: Secrets = Secrets.none): (fields: Record<string, unknown>, msg: string) => void {
+  const exact = (s: string) => secrets.scrubExact(s);
+  const untrusted = (s: string) => secrets.scrubUntrusted(s);
+  const scrub = (fields: Record<string, unknown>) => (fields.error === undefined ? exact : untrusted);
   const stream = (logger as unknown as Record<symbol, unknown>)[pino.symbols.streamSym] as DestinationStream | undefined;
-  if (!ours.has(logger) || !stream || typeof stream.write !== 'function') return (fields, msg) => logger.info(fields, msg);
+  if (!ours.has(logger) || !stream || typeof stream.write !== 'function') {
+    return (fields, msg) => logger.info(scrubStrings(fields, scrub(fields)) as Record<string, unknown>, msg);
+  }
   const level = logger.levels.values.info ?? 30;
   return (fields, msg) => {
     const body = JSON.stringify(fields);
     const sep = body.length > 2 ? ',' : '';
-    stream.write(`{"level":${level},"time":"${new Date().toISOString()}"${sep}${body.slice(1, -1)},"msg":${JSON.stringify(msg)}}\n`);
+    const line = `{"level":${level},"time":"${new Date().toISOString()}"${sep}${body.slice(1, -1)},"msg":${JSON.stringify(msg)}}\n`;
+    stream.write(scrub(fields)(line));
   };
+}
+
+/** `value` with `scrub` applied to every string in it; the same object where nothing changed. */
+function scrubStrings(value: unknown, scrub: (s: string) => string): unknown {
+  if (typeof value === 'string') return scrub(value);
+  if (value === null || typeof value !== 'object') return value;
+  let copy: Record<string, unknown> | unknown[] | undefined;
+  for (const [key, v] of Object.entries(value)) {
+    const scrubbed = scrubStrings(v, scrub);
+    if (scrubbed === v) continue;
+    copy ??= Array.isArray(value) ? [...value] : { ...value };
+    (copy as Record<string, unknown>)[key] = scrubbed;
+  }
+  return copy ?? value;
 }
 
 /** Loggers made by `createLogger`: their shape is known, so the request line may bypass pino's generic path. */

@@ -3,6 +3,7 @@ import type { Timeouts } from '../config/types.js';
 import { GatewayError, toGatewayError } from '../errors.js';
 import { adapterFor } from '../providers/index.js';
 import { withField } from '../providers/raw-json.js';
+import { scrubbingDecoder, secretsOf } from '../secrets.js';
 import type { Deployment, Headers, Operation, RawBody, StreamEvent } from '../providers/types.js';
 import type { Transport, UpstreamResponse } from '../transport/index.js';
 import { carriesToken, decodeStream } from './sse.js';
@@ -80,8 +81,9 @@ async function send(input: AttemptInput, d: Deployment, record: AttemptRecord, b
     label: `Upstream ${d.id}`,
   });
   record.status = res.status;
-  record.upstreamRequestId =
-    firstHeader(res.headers, 'x-request-id') ?? firstHeader(res.headers, 'request-id') ?? firstHeader(res.headers, 'x-amzn-requestid');
+  record.upstreamRequestId = secretsOf(d.provider).requestId(
+    firstHeader(res.headers, 'x-request-id') ?? firstHeader(res.headers, 'request-id') ?? firstHeader(res.headers, 'x-amzn-requestid'),
+  );
   if (res.status >= 200 && res.status < 300) return { adapter, res };
   let text = '';
   try {
@@ -94,7 +96,8 @@ async function send(input: AttemptInput, d: Deployment, record: AttemptRecord, b
 
 export async function attemptJson(input: AttemptInput, d: Deployment, record: AttemptRecord) {
   const { adapter, res } = await send(input, d, record);
-  const body = adapter.parseResponse(input.op, await res.text(), d, input.body);
+  // An upstream that echoes its key in an answer: the exact key is scrubbed (cheap when absent, as it always is).
+  const body = secretsOf(d.provider).scrubExact(adapter.parseResponse(input.op, await res.text(), d, input.body));
   return { body, headers: res.headers };
 }
 
@@ -102,7 +105,8 @@ export async function attemptJson(input: AttemptInput, d: Deployment, record: At
 export async function attemptStream(input: AttemptInput, d: Deployment, record: AttemptRecord): Promise<CommittedStream> {
   const body = input.op === 'chat' ? withUsage(input.body) : input.body;
   const { adapter, res } = await send(body === input.body ? input : { ...input, raw: usageRaw(input, body) }, d, record, body);
-  const rest = decodeStream(res.body, adapter, adapter.createStreamDecoder(d, body), { maxEventBytes: input.maxEventBytes, deployment: d.id });
+  const decoder = scrubbingDecoder(adapter.createStreamDecoder(d, body), secretsOf(d.provider));
+  const rest = decodeStream(res.body, adapter, decoder, { maxEventBytes: input.maxEventBytes, deployment: d.id });
   const head: StreamEvent[] = [];
   try {
     input.onAccepted?.(d.id);

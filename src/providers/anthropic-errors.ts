@@ -7,7 +7,8 @@
  * classified by its type. Pure.
  */
 import { GatewayError, type GatewayErrorInit } from '../errors.js';
-import { classifyOpenAIError, redactSecrets } from './openai.js';
+import { secretsOf } from '../secrets.js';
+import { classifyOpenAIError } from './openai.js';
 import { header } from './retry-hints.js';
 import type { Deployment, Headers } from './types.js';
 
@@ -61,10 +62,10 @@ function withChanges(e: GatewayError, message: string, changes: GatewayErrorInit
  */
 export function classifyAnthropicError(status: number, headers: Headers, bodyText: string, d: Deployment): GatewayError {
   const base = classifyOpenAIError(status, headers, bodyText, d);
-  const type = readWireError(bodyText).type;
+  const secrets = secretsOf(d.provider);
   return withChanges(base, base.message, {
-    code: typeof type === 'string' ? type : base.code,
-    upstreamRequestId: header(headers, 'request-id') ?? base.upstreamRequestId,
+    code: secrets.identifier(readWireError(bodyText).type) ?? base.code,
+    upstreamRequestId: secrets.requestId(header(headers, 'request-id')) ?? base.upstreamRequestId,
   });
 }
 
@@ -72,10 +73,12 @@ export function classifyAnthropicError(status: number, headers: Headers, bodyTex
 export function anthropicStreamError(data: unknown, d: Deployment): GatewayError {
   const wire: WireError =
     data && typeof data === 'object' && 'error' in data && data.error && typeof data.error === 'object' ? (data.error as WireError) : {};
-  const type = typeof wire.type === 'string' ? wire.type : 'api_error';
+  const secrets = secretsOf(d.provider);
+  const type = secrets.identifier(wire.type) ?? 'api_error';
   const message = typeof wire.message === 'string' && wire.message !== '' ? wire.message : type.replace(/_/g, ' ');
-  const base = classifyOpenAIError(STATUS_OF_TYPE[type] ?? 500, {}, JSON.stringify({ error: { message } }), d);
-  return withChanges(base, `Upstream ${d.id} sent an error mid-stream: ${redactSecrets(message, d.provider.api_key)}`, {
+  const status = Object.hasOwn(STATUS_OF_TYPE, type) ? STATUS_OF_TYPE[type]! : 500;
+  const base = classifyOpenAIError(status, {}, JSON.stringify({ error: { message } }), d);
+  return withChanges(base, `Upstream ${d.id} sent an error mid-stream: ${secrets.scrubUntrusted(message)}`, {
     code: type,
     upstreamStatus: undefined, // the response itself was a 200
   });

@@ -6,7 +6,8 @@
 import { clientStatus } from './common.js';
 import type { ErrorKind } from '../errors.js';
 import { GatewayError } from '../errors.js';
-import { kindForStatus, redactSecrets } from './openai.js';
+import { secretsOf } from '../secrets.js';
+import { kindForStatus } from './openai.js';
 import { header, retryHintMs, shouldRetryHeader } from './retry-hints.js';
 import type { Deployment, Headers } from './types.js';
 
@@ -43,7 +44,8 @@ export function awsErrorType(value: string | undefined): string | undefined {
 }
 
 export function kindForAwsError(type: string | undefined, status: number, message: string): ErrorKind {
-  const byType = type ? KIND_BY_TYPE[type.toLowerCase()] : undefined;
+  const key = type?.toLowerCase();
+  const byType = key !== undefined && Object.hasOwn(KIND_BY_TYPE, key) ? KIND_BY_TYPE[key] : undefined;
   const kind = byType ?? kindForStatus(status, '', message);
   if (kind === 'bad_request' && CONTEXT_RE.test(message)) return 'context_length';
   return kind;
@@ -63,28 +65,22 @@ function readBody(bodyText: string): { message: string; type: string | undefined
   return { message: '', type: undefined };
 }
 
-/** Removes every part of the AWS credentials from text shown to clients. */
-function redactAws(text: string, d: Deployment): string {
-  let out = redactSecrets(text, d.provider.api_key);
-  const aws = d.provider.aws;
-  for (const secret of [aws?.secret_access_key, aws?.session_token, aws?.access_key_id]) {
-    if (secret && secret.length >= 6) out = out.split(secret).join('[redacted]');
-  }
-  return out;
-}
-
 function describe(kind: ErrorKind, message: string, d: Deployment): string {
   // Signature errors echo the canonical request and the access key id; never pass them on.
   if (kind === 'auth') return `the upstream rejected the AWS credentials configured for provider "${d.provider.name}"`;
-  return redactAws(message, d) || kind.replace('_', ' ');
+  // Every part of the AWS credentials (and the api_key, if any), whole or in pieces, is the provider's secrets.
+  return secretsOf(d.provider).scrubUntrusted(message) || kind.replace('_', ' ');
 }
 
 const RETRYABLE_KINDS = new Set<ErrorKind>(['rate_limited', 'overloaded', 'server', 'timeout']);
 
 export function classifyBedrockError(status: number, headers: Headers, bodyText: string, d: Deployment): GatewayError {
   const body = readBody(bodyText);
-  const type = awsErrorType(header(headers, 'x-amzn-errortype')) ?? awsErrorType(body.type);
-  const kind = kindForAwsError(type, status, body.message);
+  const secrets = secretsOf(d.provider);
+  // The error type is shown (code, message) only when it is a plain name: it is upstream text like the rest.
+  const rawType = awsErrorType(header(headers, 'x-amzn-errortype')) ?? awsErrorType(body.type);
+  const type = secrets.identifier(rawType);
+  const kind = kindForAwsError(rawType, status, body.message);
   const hint = shouldRetryHeader(headers);
   const retryable = hint ?? (RETRYABLE_KINDS.has(kind) ? true : undefined);
   return new GatewayError(kind, `Upstream ${d.id} answered ${status}${type ? ` ${type}` : ''}: ${describe(kind, body.message, d)}`, {
@@ -92,18 +88,19 @@ export function classifyBedrockError(status: number, headers: Headers, bodyText:
     code: type,
     ...(retryable === undefined ? {} : { retryable }),
     retryAfterMs: retryHintMs(headers),
-    upstreamRequestId: header(headers, 'x-amzn-requestid'),
+    upstreamRequestId: secrets.requestId(header(headers, 'x-amzn-requestid')),
     upstreamStatus: status,
     deployment: d.id,
   });
 }
 
 /** An exception frame in a ConverseStream (`:exception-type` + `{"message": …}`) as a GatewayError. */
-export function bedrockStreamError(type: string, data: string, d: Deployment): GatewayError {
+export function bedrockStreamError(rawType: string, data: string, d: Deployment): GatewayError {
   const { message } = readBody(data);
-  const kind = kindForAwsError(type, 500, message);
-  return new GatewayError(kind, `Upstream ${d.id} sent ${type} mid-stream: ${describe(kind, message, d)}`, {
-    code: type,
+  const kind = kindForAwsError(rawType, 500, message);
+  const type = secretsOf(d.provider).identifier(rawType);
+  return new GatewayError(kind, `Upstream ${d.id} sent ${type ?? 'an exception'} mid-stream: ${describe(kind, message, d)}`, {
+    code: type ?? 'upstream_stream_error',
     deployment: d.id,
   });
 }

@@ -4,7 +4,8 @@
  * more than the HTTP status (a bad API key is a 400 INVALID_ARGUMENT with an ErrorInfo `API_KEY_INVALID`).
  */
 import { type ErrorKind, GatewayError } from '../errors.js';
-import { kindForStatus, redactSecrets } from './openai.js';
+import { secretsOf } from '../secrets.js';
+import { kindForStatus } from './openai.js';
 import { header, parseDuration, retryHintMs } from './retry-hints.js';
 import type { Deployment, Headers } from './types.js';
 import { clientStatus, malformed } from './common.js';
@@ -77,13 +78,8 @@ export function geminiErrorKind(httpStatus: number, error: GoogleError): ErrorKi
   const status = typeof error.status === 'string' ? error.status : '';
   const message = typeof error.message === 'string' ? error.message : '';
   if (hasBadKeyReason(error) || BAD_KEY_RE.test(message)) return 'auth';
-  const kind = KIND_BY_STATUS[status] ?? kindForStatus(httpStatus, '', message);
+  const kind = (Object.hasOwn(KIND_BY_STATUS, status) ? KIND_BY_STATUS[status] : undefined) ?? kindForStatus(httpStatus, '', message);
   return kind === 'bad_request' && CONTEXT_RE.test(message) ? 'context_length' : kind;
-}
-
-/** Google keys are `AIza` and 35 more characters; never shown even when not the configured one. */
-export function redactGoogleSecrets(text: string, apiKey: string | undefined): string {
-  return redactSecrets(text, apiKey).replace(/AIza[0-9A-Za-z_-]{35}/g, '[redacted]');
 }
 
 /**
@@ -92,17 +88,18 @@ export function redactGoogleSecrets(text: string, apiKey: string | undefined): s
  */
 export function googleError(httpStatus: number, error: GoogleError, headers: Headers, d: Deployment, what: string): GatewayError {
   const kind = geminiErrorKind(httpStatus, error);
-  const status = typeof error.status === 'string' ? error.status : '';
+  const secrets = secretsOf(d.provider);
   const message = typeof error.message === 'string' ? error.message : '';
+  // Untrusted like every upstream error field (the key may be echoed anywhere); Google keys (`AIza…`) are key-shaped.
   const shown =
     kind === 'auth'
       ? `the upstream rejected the credentials configured for provider "${d.provider.name}"`
-      : redactGoogleSecrets(message, d.provider.api_key) || kind.replace('_', ' ');
+      : secrets.scrubUntrusted(message) || kind.replace('_', ' ');
   return new GatewayError(kind, `Upstream ${d.id} ${what}: ${shown}`, {
     status: clientStatus(kind, httpStatus),
-    code: kind === 'context_length' ? 'context_length_exceeded' : status.toLowerCase() || undefined,
+    code: kind === 'context_length' ? 'context_length_exceeded' : secrets.identifier(error.status)?.toLowerCase(),
     retryAfterMs: retryHintMs(headers) ?? retryInfoMs(error),
-    upstreamRequestId: header(headers, 'x-request-id'),
+    upstreamRequestId: secrets.requestId(header(headers, 'x-request-id')),
     upstreamStatus: httpStatus,
     deployment: d.id,
   });
@@ -110,7 +107,8 @@ export function googleError(httpStatus: number, error: GoogleError, headers: Hea
 
 export function classifyGeminiError(status: number, headers: Headers, bodyText: string, d: Deployment): GatewayError {
   const error = readGoogleError(bodyText);
-  const label = typeof error.status === 'string' ? `${status} ${error.status}` : String(status);
+  const name = secretsOf(d.provider).identifier(error.status);
+  const label = name ? `${status} ${name}` : String(status);
   return googleError(status, error, headers, d, `answered ${label}`);
 }
 
@@ -123,8 +121,9 @@ export function geminiStreamError(error: GoogleError, d: Deployment): GatewayErr
 
 /** A prompt Gemini refused to answer (`promptFeedback.blockReason`): content_policy, for content_policy_fallbacks. */
 export function promptBlocked(feedback: Record<string, unknown>, d: Deployment): GatewayError {
-  const reason = typeof feedback.blockReason === 'string' ? feedback.blockReason : 'BLOCKED';
-  const detail = typeof feedback.blockReasonMessage === 'string' ? ` (${feedback.blockReasonMessage})` : '';
+  const secrets = secretsOf(d.provider);
+  const reason = secrets.identifier(feedback.blockReason) ?? 'BLOCKED';
+  const detail = typeof feedback.blockReasonMessage === 'string' ? ` (${secrets.scrubUntrusted(feedback.blockReasonMessage)})` : '';
   return new GatewayError('content_policy', `Upstream ${d.id} blocked the prompt: ${reason}${detail}`, {
     code: 'content_filter',
     upstreamStatus: 200,

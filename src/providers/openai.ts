@@ -1,4 +1,5 @@
 import { GatewayError, type ErrorKind } from '../errors.js';
+import { Secrets, secretsOf } from '../secrets.js';
 import { clientStatus, malformed, parseUpstreamJson } from './common.js';
 import { StreamShapeCheck } from './openai-stream.js';
 import { withModel } from './raw-json.js';
@@ -115,19 +116,24 @@ export function kindForStatus(status: number, code: string, message: string): Er
 }
 
 
+/**
+ * Everything in an upstream error is untrusted (an upstream may echo the key it was sent in any field): the raw
+ * code and message only classify; what is kept is scrubbed of the provider's secrets, and the code and param only
+ * when they are plain identifiers.
+ */
 export function classifyOpenAIError(status: number, headers: Headers, bodyText: string, d: Deployment): GatewayError {
   const wire = readWireError(bodyText);
-  const code = typeof wire.code === 'string' ? wire.code : '';
+  const secrets = secretsOf(d.provider);
   const rawMessage = typeof wire.message === 'string' ? wire.message : '';
-  const kind = kindForStatus(status, code, rawMessage);
+  const kind = kindForStatus(status, typeof wire.code === 'string' ? wire.code : '', rawMessage);
   const retryable = shouldRetry(headers, kind);
   return new GatewayError(kind, `Upstream ${d.id} answered ${status}: ${describe(kind, rawMessage, d)}`, {
     status: clientStatus(kind, status),
-    code: code || undefined,
-    param: typeof wire.param === 'string' ? wire.param : undefined,
+    code: secrets.identifier(wire.code),
+    param: secrets.identifier(wire.param),
     ...(retryable === undefined ? {} : { retryable }),
     retryAfterMs: retryHintMs(headers),
-    upstreamRequestId: header(headers, 'x-request-id'),
+    upstreamRequestId: secrets.requestId(header(headers, 'x-request-id')),
     upstreamStatus: status,
     deployment: d.id,
   });
@@ -144,14 +150,12 @@ function shouldRetry(headers: Headers, kind: ErrorKind): boolean | undefined {
 function describe(kind: ErrorKind, message: string, d: Deployment): string {
   // An upstream auth message may echo part of the key; never show it.
   if (kind === 'auth') return `the upstream rejected the credentials configured for provider "${d.provider.name}"`;
-  return redactSecrets(message, d.provider.api_key) || kind.replace('_', ' ');
+  return secretsOf(d.provider).scrubUntrusted(message) || kind.replace('_', ' ');
 }
 
-/** Removes the provider key and anything shaped like an API key from text shown to clients. */
+/** Removes `apiKey` (whole or any long piece of it) and anything shaped like an API key from `text`. */
 export function redactSecrets(text: string, apiKey: string | undefined): string {
-  let out = text;
-  if (apiKey && apiKey.length >= 6) out = out.split(apiKey).join('[redacted]');
-  return out.replace(/\b(sk|pk|rk)-[A-Za-z0-9_*.-]{8,}/g, '[redacted]');
+  return new Secrets([apiKey]).scrubUntrusted(text);
 }
 
 class OpenAIStreamDecoder implements StreamDecoder {
@@ -193,11 +197,11 @@ function streamError(data: string, d: Deployment): GatewayError | undefined {
   }
   if (!parsed || typeof parsed !== 'object' || !('error' in parsed)) return undefined;
   const wire = ((parsed as { error: unknown }).error ?? {}) as WireError;
+  const secrets = secretsOf(d.provider);
   const message = typeof wire.message === 'string' ? wire.message : 'stream error';
-  const code = typeof wire.code === 'string' ? wire.code : '';
-  const kind = code === 'rate_limit_exceeded' ? 'rate_limited' : 'server';
-  return new GatewayError(kind, `Upstream ${d.id} sent an error mid-stream: ${redactSecrets(message, d.provider.api_key)}`, {
-    code: code || 'upstream_stream_error',
+  const kind = wire.code === 'rate_limit_exceeded' ? 'rate_limited' : 'server';
+  return new GatewayError(kind, `Upstream ${d.id} sent an error mid-stream: ${secrets.scrubUntrusted(message)}`, {
+    code: secrets.identifier(wire.code) ?? 'upstream_stream_error',
     deployment: d.id,
   });
 }

@@ -1,4 +1,5 @@
 import type { GatewayError } from '../errors.js';
+import { Secrets } from '../secrets.js';
 
 /**
  * Canonical (OpenAI) answers and GatewayErrors in Anthropic's Messages shapes: the message object, stop
@@ -32,11 +33,14 @@ export function anthropicErrorType(err: GatewayError): AnthropicErrorType {
   return 'invalid_request_error';
 }
 
-/** `{"type":"error","error":{"type","message"},"request_id"}`, as the Anthropic API answers. */
+/**
+ * `{"type":"error","error":{"type","message"},"request_id"}`, as the Anthropic API answers. Rebuilt from known
+ * fields; the message, scrubbed where upstream text entered it, shows nothing key-shaped either (second fence).
+ */
 export function anthropicErrorJson(err: GatewayError, requestId?: string): string {
   return JSON.stringify({
     type: 'error',
-    error: { type: anthropicErrorType(err), message: err.message },
+    error: { type: anthropicErrorType(err), message: Secrets.none.scrubUntrusted(err.message) },
     request_id: requestId ?? null,
   });
 }

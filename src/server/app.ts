@@ -4,6 +4,7 @@ import { GatewayError, toGatewayError } from '../errors.js';
 import { type Logger, requestLineWriter } from '../observability/logger.js';
 import { Metrics } from '../observability/metrics.js';
 import { requestIdFrom } from '../observability/request-id.js';
+import { configSecrets } from '../secrets.js';
 import {
   attemptsSettled,
   Pipeline,
@@ -56,7 +57,7 @@ export function createApp({ config, transport, logger }: AppDeps): App {
   const metrics = new Metrics();
   const pipeline = new Pipeline(config, transport, routes, { logger, metrics });
   const modelNames = [...routes.keys()];
-  const writeLine = requestLineWriter(logger);
+  const writeLine = requestLineWriter(logger, configSecrets(config));
   let draining = false;
   let openStreams = 0;
 

@@ -1,4 +1,5 @@
 import type { GatewayError } from '../errors.js';
+import { Secrets } from '../secrets.js';
 import type { IngressDialect, StreamWriter } from './ingress.js';
 import { validateChat, validateEmbeddings, validateResponses } from './validate.js';
 
@@ -16,13 +17,18 @@ function errorType(err: GatewayError): string {
   return 'invalid_request_error';
 }
 
+/**
+ * The body is rebuilt from the error's known fields, never passed through. Upstream text in them was scrubbed of
+ * the provider's secrets where it entered (providers/); as a second fence, whatever made the error, nothing
+ * key-shaped is shown and the code and param only when they are plain identifiers.
+ */
 export function openAIErrorBody(err: GatewayError): string {
   return JSON.stringify({
     error: {
-      message: err.message,
+      message: Secrets.none.scrubUntrusted(err.message),
       type: errorType(err),
-      code: err.code ?? err.kind,
-      param: err.param ?? null,
+      code: Secrets.none.identifier(err.code) ?? err.kind,
+      param: Secrets.none.identifier(err.param) ?? null,
     },
   });
 }

@@ -2,6 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Config } from '../config/types.js';
 import { createLogger, flushLogger, type Logger } from '../observability/logger.js';
+import { configSecrets } from '../secrets.js';
 import { Transport } from '../transport/index.js';
 import { createApp } from './app.js';
 import { nodeExchange } from './node-adapter.js';
@@ -25,7 +26,7 @@ export interface ServeOptions {
 }
 
 export async function startServer(config: Config, options: ServeOptions = {}): Promise<RunningServer> {
-  const logger = options.logger ?? createLogger(config.logging);
+  const logger = options.logger ?? createLogger(config.logging, undefined, configSecrets(config));
   const transport = new Transport();
   const app = createApp({ config, transport, logger });
   let inflight = 0;
