@@ -4,7 +4,7 @@
  * line a user can act on without knowing zod; `schemaIssues` turns a ZodError into those lines.
  */
 import { z } from 'zod';
-import { type ConfigIssue, showValue } from './errors.js';
+import { type ConfigIssue, closestKey, showValue } from './errors.js';
 import type { HealthPolicyConfig, LoggingConfig, ProviderType, RetryPolicy, Strategy, Timeouts, Transform } from './types.js';
 
 export { PROVIDER_TYPES } from './provider-types.js';
@@ -292,8 +292,16 @@ export type ParsedConfig = z.output<typeof ConfigSchema>;
 export function schemaIssues(error: z.ZodError): ConfigIssue[] {
   return error.issues.flatMap((issue): ConfigIssue[] => {
     if (issue.code === 'unrecognized_keys') {
-      return issue.keys.map((key) => ({ path: [...issue.path, key], message: `unknown key (${issue.message})` }));
+      // The message is `section`'s "valid: a, b, …": the keys a typo is matched against.
+      const valid = issue.message.startsWith('valid: ') ? issue.message.slice('valid: '.length).split(', ') : [];
+      return issue.keys.map((key) => ({ path: [...issue.path, key], message: unknownKey(key, valid, issue.message) }));
     }
     return [{ path: issue.path, message: issue.message }];
   });
+}
+
+/** `unknown key, did you mean connect_ms? (valid: …)`: the suggestion only when one key is close enough. */
+function unknownKey(key: string, valid: readonly string[], list: string): string {
+  const guess = closestKey(key, valid);
+  return guess === undefined ? `unknown key (${list})` : `unknown key, did you mean ${guess}? (${list})`;
 }
