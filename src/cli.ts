@@ -103,9 +103,65 @@ Examples:
     process.stdout.write(`${opts.json ? toJson(configJson(config)) : formatConfigReport(config)}\n`);
   });
 
+/** What each `--fail-with` name does (a status name needs no words: it answers that status). */
+const PRESET_HELP: Record<string, string> = {
+  '429': 'HTTP 429 with Retry-After: 1',
+  reset: 'the connection is reset, no response',
+  hang: 'the request is accepted and never answered',
+  slow: 'the answer comes after 2 s',
+  cut: 'a stream is cut after 2 chunks (no terminator); a JSON body halfway',
+  stall: 'a stream stops after 2 chunks and stays open',
+  error_event: 'a stream sends an error event after 2 chunks',
+  malformed: 'a 200 whose body (or stream event) is not valid JSON',
+};
+
+function mockHelp(): string {
+  const presets = Object.keys(FAULT_PRESETS).map((name) => {
+    const words = PRESET_HELP[name] ?? (/^\d+$/.test(name) ? `HTTP ${name} with the API's error body` : JSON.stringify(FAULT_PRESETS[name]));
+    return `  ${name.padEnd(12)} ${words}`;
+  });
+  return `
+APIs, all on the one port (point a provider's base_url at it):
+  OpenAI         base_url http://HOST:PORT/v1 (type openai, or any OpenAI-compatible type)
+                   POST /v1/chat/completions   (stream or not)
+                   POST /v1/embeddings
+                   POST /v1/responses          (the Responses API)
+                   GET /v1/models, GET /v1/models/{model}
+  Azure OpenAI   base_url http://HOST:PORT (type azure; ?api-version= is ignored)
+                   POST /openai/deployments/{deployment}/chat/completions
+                   POST /openai/deployments/{deployment}/embeddings
+  Anthropic      base_url http://HOST:PORT/v1 (type anthropic)
+                   POST /v1/messages           (the Messages API, stream or not)
+  Gemini         base_url http://HOST:PORT/v1beta (type gemini)
+                   POST /v1beta/models/{model}:generateContent
+                   POST /v1beta/models/{model}:streamGenerateContent   (?alt=sse or a JSON array)
+                   POST /v1beta/models/{model}:batchEmbedContents
+  Bedrock        base_url http://HOST:PORT (type bedrock; the signature is not checked)
+                   POST /model/{model}/converse
+                   POST /model/{model}/converse-stream   (AWS event-stream)
+Any other path answers 404 "Invalid URL".
+
+Faults (--fail-with NAME,NAME…; each request has a --fail-rate chance of one, chosen with the seeded dice):
+${presets.join('\n')}
+--plan FILE takes a JSON fault plan: {"default": FAULT, "script": [FAULT, …], "failure_rate": 0.3, "mix": [FAULT, …]},
+where a FAULT combines fields such as status, error_code, retry_after, latency_ms, first_token_ms, chunk_gap_ms,
+reset, hang, cut_after, stall_after, error_event_after, malformed, no_usage (README: "The mock provider").
+
+Control, while it runs: GET /_mock/stats (every request, its headers and body, its fault), GET or PUT /_mock/plan
+(read or replace the plan), POST /_mock/reset (stats, plan and dice back to the start).
+
+Examples:
+  lifeline mock --port 9100
+  lifeline mock --fail-rate 0.3 --fail-with 500,429,reset --seed 7
+  lifeline mock --chunk-gap-ms 50 --plan faults.json`;
+}
+
 program
   .command('mock')
-  .description('Run the mock LLM provider (OpenAI-compatible) with scriptable faults, for tests and demos')
+  .description(
+    'Run the mock LLM provider with scriptable faults, for tests and demos: it speaks the OpenAI (chat, embeddings, ' +
+      'responses), Azure OpenAI, Anthropic (messages), Gemini and Bedrock (converse) APIs',
+  )
   .option('-p, --port <n>', 'listen port', int('--port'), 9100)
   .option('-H, --host <host>', 'listen address', '127.0.0.1')
   .option('--seed <n>', 'seed for the fault dice (same seed, same faults)', int('--seed'), 1)
@@ -119,7 +175,8 @@ program
       '500,429,reset',
     ),
   )
-  .option('--plan <file>', 'a JSON fault plan ({default, script, failure_rate, mix}); see README')
+  .option('--plan <file>', 'a JSON fault plan ({default, script, failure_rate, mix}); see below')
+  .addHelpText('after', mockHelp)
   .action(async (opts: Record<string, string | number | undefined>) => {
     let plan: FaultPlan;
     try {

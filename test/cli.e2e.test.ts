@@ -4,7 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DIALECT_ROUTES } from '../src/mock/dialects.js';
 import { startMock, type MockServer } from '../src/mock/index.js';
+import { FAULT_PRESETS } from '../src/mock/presets.js';
 import { collectText, PROVIDER_KEY } from './helpers.js';
 
 const CLI = join(import.meta.dirname, '..', 'dist', 'cli.js');
@@ -73,6 +75,9 @@ describe('the lifeline CLI', () => {
     expect(res.stdout).toContain('gpt-test');
     expect(res.stdout).toContain('upstream/mock-gpt');
     expect(res.stdout).not.toContain(PROVIDER_KEY);
+    // Nothing listens during a check: the address is where `serve` would listen.
+    expect(res.stdout).toContain('would listen on http://127.0.0.1:4000');
+    expect(res.stdout + res.stderr).not.toContain('listening on');
   });
 
   it('check names the path of a config error and exits 2', () => {
@@ -83,6 +88,22 @@ describe('the lifeline CLI', () => {
     const res = spawnSync(process.execPath, [CLI, 'check', '--config', bad], { encoding: 'utf8' });
     expect(res.status).toBe(2);
     expect(res.stderr).toContain('models.gpt-4o.targets[0].provider: unknown provider "opneai" (known: openai-east)');
+  });
+
+  it('mock --help names every API the mock speaks, with its routes, and every fault', () => {
+    const res = spawnSync(process.execPath, [CLI, 'mock', '--help'], { encoding: 'utf8' });
+    expect(res.status).toBe(0);
+    const help = res.stdout;
+    for (const api of ['OpenAI', 'Azure OpenAI', 'Anthropic', 'Gemini', 'Bedrock']) expect(help).toContain(api);
+    // Every route the mock serves is listed: each listed path with `{…}` filled in must be matched by a route,
+    // and each route must match one listed path (a new route without help text fails here).
+    const listed = [...help.matchAll(/(?:GET|POST) (\/\S+)/g)]
+      .map((m) => m[1]!.replace(/\{[^}]+\}/g, 'x').replace(/[,;]$/, ''))
+      .filter((path) => !path.startsWith('/_mock/'));
+    for (const route of DIALECT_ROUTES) expect(listed.some((path) => route.path.test(path)), `${route.method} ${route.path}`).toBe(true);
+    for (const path of listed) expect(DIALECT_ROUTES.some((r) => r.path.test(path)), path).toBe(true);
+    for (const fault of Object.keys(FAULT_PRESETS)) expect(help).toMatch(new RegExp(`^\\s+${fault}\\s`, 'm'));
+    for (const option of ['--fail-rate', '--fail-with', '--plan', '/_mock/plan']) expect(help).toContain(option);
   });
 
   it('SIGTERM during 20 in-flight streams: all 20 complete, exit code 0', async () => {

@@ -331,7 +331,9 @@ models: { a: { targets: [{ provider: p, model: m }] } }`;
 describe('describeConfig', () => {
   it('lists address, providers and models without printing keys', () => {
     const text = describeConfig(parseConfig(DESIGN_EXAMPLE, ENV));
-    expect(text).toContain('listening on http://127.0.0.1:4000');
+    // `lifeline check` starts nothing: it says where `serve` would listen, never that it is listening.
+    expect(text).toContain('would listen on http://127.0.0.1:4000');
+    expect(text).not.toMatch(/^listening on/m);
     expect(text).toContain('openai-east (openai) https://api.openai.com/v1; key: set');
     expect(text).toContain('gpt-4o → openai-east/gpt-4o (weight 3), openai-west/gpt-4o (weight 1)');
     expect(text).toContain('fallbacks: gpt-4o-mini, claude-sonnet');

@@ -6,7 +6,8 @@ import type { Config, ModelConfig, ProviderConfig, RetryPolicy, Timeouts } from 
 
 export function describeConfig(config: Config): string {
   return [
-    `listening on ${listenAddress(config.server.host, config.server.port)}`,
+    // A check starts nothing; "listening on" here would send a user looking for a server that is not there.
+    `lifeline serve would listen on ${listenAddress(config.server.host, config.server.port)}`,
     `defaults: ${describeTimeouts(config.timeouts)}; ${describeRetry(config.retry)}`,
     '',
     'providers:',
