@@ -216,7 +216,8 @@ models:
       } else {
         console.log(`[backpressure] socket buffers here (${mb(burst)}) can hold the whole answer: pause not checked`);
       }
-      expect(perSecond.at(-1)!.rchar - perSecond[1]!.rchar, 'upstream bytes read from second 2 to 8').toBeLessThan(MB);
+      // From second 3 on: by then even a loaded machine has moved the first burst into the socket buffers.
+      expect(perSecond.at(-1)!.rchar - perSecond[2]!.rchar, 'upstream bytes read from second 3 to 8').toBeLessThan(MB);
     } finally {
       stop(gw);
     }

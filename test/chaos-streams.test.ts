@@ -1,9 +1,12 @@
 // The chaos suite for streams: cut, stalled and slow upstream streams through the real server, the official SDK
-// as client. `npm run chaos` runs it with test/chaos.test.ts and prints the table; `npm test` runs it too.
+// as client. `npm run chaos` runs it with test/chaos.test.ts and prints the table; `npm test` runs it too. The
+// table's latencies are figures to read; the assertions are on answers, counts and who answered, and on time only
+// against bounds a busy machine cannot reach (a limit plus SLACK_MS, far below what the behaviour avoids).
 import type OpenAI from 'openai';
 import { afterAll, describe, expect, it } from 'vitest';
 import { countChatPromptTokens } from '../src/context/index.js';
 import { percentile, startWorld, type World } from './chaos/harness.js';
+import { eventually, SLACK_MS } from './timing.js';
 
 const REPLY = 'The quiet harbor guides steady lanterns across the silver river toward morning light, without any hurry.';
 const messages = [{ role: 'user' as const, content: 'chaos' }];
@@ -122,7 +125,7 @@ describe('chaos: streams', () => {
     }
   });
 
-  it('stalled after 2 chunks: the idle timeout fires and every answer completes within idle_ms + 1 s', async () => {
+  it('stalled after 2 chunks: the idle timeout fires and every answer completes, long before the stall would end', async () => {
     const idle = 500;
     const world = await startWorld(
       { primary: { default: { stall_after: 2 } }, backup: {} },
@@ -132,19 +135,22 @@ describe('chaos: streams', () => {
     try {
       const results = await many(20, 20, () => raw(world, 'chat'));
       rows.push(row(`stall after 2 (idle_ms ${idle})`, results));
-      expect(results.filter((x) => x.text !== REPLY || !x.done)).toEqual([]);
-      expect(Math.max(...results.map((x) => x.ms))).toBeLessThan(idle + 1000);
+      expect(results.filter((x) => x.text !== REPLY || !x.done || !x.resumed)).toEqual([]);
+      // The stall never ends: without the idle timer each stream would hang for the default idle_ms (60 s).
+      expect(Math.max(...results.map((x) => x.ms))).toBeLessThan(idle + SLACK_MS);
     } finally {
       await world.close();
     }
   });
 
-  it('hedging: primary first token at 2 s, backup at 50 ms, hedge after 200 ms → p99 TTFT ≤ 400 ms; the primary sees its stream closed', async () => {
+  it('hedging: primary first token at 10 s, backup at 50 ms, hedge after 200 ms → every first token from the hedge, long before 10 s; the primary sees its stream closed', async () => {
+    const primaryFirstTokenMs = 10_000;
+    const hedgeAfterMs = 200;
     const world = await startWorld(
-      { primary: { default: { first_token_ms: 2000 } }, backup: { default: { first_token_ms: 50 } } },
+      { primary: { default: { first_token_ms: primaryFirstTokenMs } }, backup: { default: { first_token_ms: 50 } } },
       // Hedges are paid from the slow deployment's retry budget (10 % of its traffic by default); here every
       // request needs one, so the budget is opened all the way.
-      { retry: { budget_ratio: 1 }, models: { chat: { ...PRIORITY, hedge: { after_ms: 200 } } } },
+      { retry: { budget_ratio: 1 }, models: { chat: { ...PRIORITY, hedge: { after_ms: hedgeAfterMs } } } },
       { reply: REPLY },
     );
     try {
@@ -162,9 +168,12 @@ describe('chaos: streams', () => {
         ttft.push(first ?? Number.POSITIVE_INFINITY);
       });
       rows.push({ scenario: 'hedge after 200 ms (TTFT)', streams: 100, exact: ttft.length, 'error events': 0, resumed: 0, 'p50 ms': Math.round(percentile(ttft, 50)), 'p99 ms': Math.round(percentile(ttft, 99)) });
-      expect(percentile(ttft, 99)).toBeLessThanOrEqual(400);
+      // The p99 is in the table (≈ 250 ms on a quiet machine); asserted is only that no stream waited for the
+      // primary: every first token came sooner than the primary's could have.
+      expect(Math.max(...ttft)).toBeLessThan(Math.min(hedgeAfterMs + SLACK_MS, primaryFirstTokenMs));
       // every primary attempt was abandoned by the gateway as soon as the hedge won
-      await new Promise((r) => setTimeout(r, 100));
+      const closed = () => world.mocks.primary!.stats().records.every((r) => r.closedByClientAt !== undefined);
+      await eventually(closed);
       const records = world.mocks.primary!.stats().records;
       expect(records).toHaveLength(100);
       expect(records.filter((r) => r.closedByClientAt === undefined || r.chunksSent > 0)).toEqual([]);
@@ -193,11 +202,9 @@ describe('chaos: streams', () => {
       let text = '';
       for await (const chunk of await world.client.chat.completions.create({ model: 'chat', messages: long, stream: true })) text += chunk.choices[0]?.delta.content ?? '';
       expect(text).toBe('short');
-      let line: { attempts?: Array<{ kind?: string; usage?: unknown }> } | undefined;
-      for (let i = 0; i < 100 && !line; i++) {
-        line = world.lines.map((l) => JSON.parse(l)).findLast((l) => l.msg === 'request' && l.path === '/v1/chat/completions');
-        if (!line) await new Promise((r) => setTimeout(r, 20));
-      }
+      const requestLine = () => world.lines.map((l) => JSON.parse(l)).findLast((l) => l.msg === 'request' && l.path === '/v1/chat/completions');
+      await eventually(() => requestLine() !== undefined);
+      const line: { attempts?: Array<{ kind?: string; usage?: unknown }> } | undefined = requestLine();
       expect(line?.attempts?.[0]).toMatchObject({ kind: 'hedge_lost', usage: { prompt_tokens: countChatPromptTokens({ messages: long }, 'm'), completion_tokens: 0 } });
     } finally {
       await world.close();
@@ -205,7 +212,8 @@ describe('chaos: streams', () => {
   });
 
   it('heartbeats reach the client while the upstream is silent, and the SDK parses the stream', async () => {
-    const world = await startWorld({ primary: { default: { first_token_ms: 0, chunk_gap_ms: 300 } } }, { streaming: { heartbeat_ms: 100 }, models: { chat: { targets: [{ provider: 'primary', model: 'm' }] } } }, { reply: 'one two three' });
+    // Two silences of 400 ms at a 100 ms heartbeat: ~6 heartbeats; 3 are asked for, so late timers do not matter.
+    const world = await startWorld({ primary: { default: { first_token_ms: 0, chunk_gap_ms: 400 } } }, { streaming: { heartbeat_ms: 100 }, models: { chat: { targets: [{ provider: 'primary', model: 'm' }] } } }, { reply: 'one two three' });
     try {
       const res = await fetch(`${world.server.url}/v1/chat/completions`, { method: 'POST', body: JSON.stringify({ model: 'chat', messages, stream: true }) });
       const body = await res.text();

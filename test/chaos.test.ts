@@ -1,7 +1,10 @@
 // The chaos suite: the resilience engine against `lifeline mock` faults, over real sockets, with the official SDK.
-// `npm run chaos` runs it alone and prints the table; `npm test` runs it too.
+// `npm run chaos` runs it alone and prints the table; `npm test` runs it too. The table's latencies are figures to
+// read, not to assert: a test here asserts counts, who answered, and time only against bounds a busy machine
+// cannot reach (a limit plus SLACK_MS, far below the hang, cooldown or default timeout the behaviour avoids).
 import { afterAll, describe, expect, it } from 'vitest';
 import { load, type Row, send, startWorld, summarize } from './chaos/harness.js';
+import { SLACK_MS } from './timing.js';
 
 const rows: Row[] = [];
 afterAll(() => {
@@ -43,7 +46,7 @@ describe('chaos', () => {
     ['retry-after: 1', { status: 429, retry_after: 1 }, 1000],
     ['retry-after-ms: 600', { status: 429, retry_after_ms: 600 }, 600],
   ] as const) {
-    it(`${label} on the only deployment: the retry reaches it ≥ ${floor} ms later`, async () => {
+    it(`${label} on the only deployment: the retry reaches it ≥ ${floor} ms later, not a cooldown later`, async () => {
       const world = await startWorld({ only: { script: [fault, {}] } }, { retry: FAST_RETRY, models: { chat: single('only') } });
       try {
         const result = await send(world.client, 'chat', false);
@@ -51,7 +54,8 @@ describe('chaos', () => {
         expect(result.ok).toBe(true);
         const [first, second] = world.mocks.only!.stats().records;
         expect(second!.at - first!.at).toBeGreaterThanOrEqual(floor);
-        expect(second!.at - first!.at).toBeLessThan(floor + 1000);
+        // The hint, not the 30 s health cooldown (default cooldown_s), decides when the deployment is tried again.
+        expect(second!.at - first!.at).toBeLessThan(floor + SLACK_MS);
       } finally {
         await world.close();
       }
@@ -73,7 +77,7 @@ describe('chaos', () => {
     }
   });
 
-  it('hung primary: each request fails over within first_byte_ms + 1 s', async () => {
+  it('hung primary: each request fails over after first_byte_ms, long before the hang would end', async () => {
     const world = await startWorld(
       { primary: { default: { hang: true } }, backup: {} },
       {
@@ -86,13 +90,14 @@ describe('chaos', () => {
       const results = await load(20, 2, (i) => send(world.client, 'chat', i % 2 === 0));
       rows.push(summarize('hung primary', results, world));
       expect(results.every((r) => r.ok)).toBe(true);
-      expect(Math.max(...results.map((r) => r.ms))).toBeLessThan(300 + 1000);
+      // The hang never ends; without the first-byte timer a request would wait out the SDK's 60 s timeout.
+      expect(Math.max(...results.map((r) => r.ms))).toBeLessThan(300 + SLACK_MS);
     } finally {
       await world.close();
     }
   });
 
-  it('all deployments down: 200 requests cause ≤ 240 upstream attempts; then 503 + Retry-After within 50 ms', async () => {
+  it('all deployments down: 200 requests cause ≤ 240 upstream attempts; then 503 + Retry-After at once, upstream untouched', async () => {
     const world = await startWorld(
       { a: { default: { status: 500 } }, b: { default: { status: 503 } } },
       {
@@ -111,7 +116,7 @@ describe('chaos', () => {
       for (const r of after) {
         expect(r.status).toBe(503);
         expect(Number(r.retryAfter)).toBeGreaterThanOrEqual(1);
-        expect(r.ms).toBeLessThan(50);
+        expect(r.ms).toBeLessThan(SLACK_MS); // not after waiting out the 30 s cooldown
       }
       expect(world.mocks.a!.stats().requests + world.mocks.b!.stats().requests).toBe(attempts);
     } finally {
@@ -119,7 +124,7 @@ describe('chaos', () => {
     }
   });
 
-  it('recovery: when the outage ends, traffic is back on the primary within its cooldown + 1 s', async () => {
+  it('recovery: when the outage ends, traffic is back on the primary after its 1 s cooldown, not the default 30 s', async () => {
     const cooldownMs = 1000;
     const world = await startWorld(
       { primary: { default: { status: 500 } }, backup: {} },
@@ -136,7 +141,7 @@ describe('chaos', () => {
       const healedAt = performance.now();
       let backOnPrimaryAfter = Number.POSITIVE_INFINITY;
       const results = [...outage];
-      while (performance.now() - healedAt < cooldownMs + 3000) {
+      while (performance.now() - healedAt < cooldownMs + SLACK_MS) {
         const r = await send(world.client, 'chat', false);
         results.push(r);
         if (r.ok && !r.fallback) {
@@ -146,7 +151,7 @@ describe('chaos', () => {
         await new Promise((resolve) => setTimeout(resolve, 25));
       }
       rows.push(summarize('recovery', results, world));
-      expect(backOnPrimaryAfter).toBeLessThanOrEqual(cooldownMs + 1000);
+      expect(backOnPrimaryAfter).toBeLessThanOrEqual(cooldownMs + SLACK_MS);
     } finally {
       await world.close();
     }

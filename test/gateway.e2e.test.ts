@@ -1,6 +1,7 @@
 import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CLIENT_KEY, collectText, PROVIDER_KEY, startStack, type Stack } from './helpers.js';
+import { eventually } from './timing.js';
 
 let stack: Stack;
 beforeAll(async () => {
@@ -150,8 +151,9 @@ describe('OpenAI SDK → lifeline serve → mock', () => {
 
   it('logs one line per request with the upstream attempt', async () => {
     await stack.client.chat.completions.create({ model: 'gpt-test', messages }, { headers: { 'x-request-id': 'log-me-1' } });
-    await new Promise((r) => setTimeout(r, 20));
-    const line = stack.lines.map((l) => JSON.parse(l)).find((l) => l.requestId === 'log-me-1');
+    const find = () => stack.lines.map((l) => JSON.parse(l)).find((l) => l.requestId === 'log-me-1');
+    await eventually(() => find() !== undefined); // written just after the response ends
+    const line = find();
     expect(line).toMatchObject({ msg: 'request', status: 200, model: 'gpt-test', deployment: 'upstream/mock-gpt' });
     expect(line.attempts[0]).toMatchObject({ deployment: 'upstream/mock-gpt', status: 200 });
     expect(line.attempts[0].upstreamRequestId).toMatch(/^mock-req-/);
@@ -172,22 +174,22 @@ describe('OpenAI SDK → lifeline serve → mock', () => {
       });
       socket.on('error', reject);
     });
-    stack.mock.setPlan({ default: { latency_ms: 2000 } });
+    stack.mock.setPlan({ default: { latency_ms: 10_000 } });
     try {
       const waiting = new AbortController();
+      const upstreamBefore = stack.mock.stats().requests;
       const pending = stack.client.chat.completions.create({ model: 'gpt-test', messages }, { headers: { 'x-request-id': 'log-me-wait' }, signal: waiting.signal, maxRetries: 0 });
-      setTimeout(() => waiting.abort(), 200);
+      // The client leaves while the gateway waits on the upstream (which answers only after 10 s).
+      await eventually(() => stack.mock.stats().requests > upstreamBefore);
+      waiting.abort();
       await expect(pending).rejects.toThrow();
     } finally {
       stack.mock.setPlan({});
     }
     const seen = async (id: string) => {
-      for (let i = 0; i < 100; i++) {
-        const line = stack.lines.map((l) => JSON.parse(l)).find((l) => l.requestId === id);
-        if (line) return line;
-        await new Promise((r) => setTimeout(r, 20));
-      }
-      return undefined;
+      const find = () => stack.lines.map((l) => JSON.parse(l)).find((l) => l.requestId === id);
+      await eventually(() => find() !== undefined);
+      return find();
     };
     expect(await seen('log-me-upload')).toMatchObject({ msg: 'request', status: 499, error: { code: 'client_closed' } });
     // A client that goes away is not the gateway's fault: no error-level line for it.

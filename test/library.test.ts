@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createGateway, type Gateway } from '../src/index.js';
 import { startMock, type MockServer } from '../src/mock/index.js';
 import { collectText, memoryLogger, PROVIDER_KEY } from './helpers.js';
+import { eventually } from './timing.js';
 
 let mock: MockServer;
 let gateway: Gateway;
@@ -61,11 +62,11 @@ describe('createGateway(): the same API through gateway.fetch, no server', () =>
     await (async () => {
       for await (const _ of stream) if (++n === 2) ac.abort();
     })().catch(() => undefined);
-    const t0 = Date.now();
-    while (mock.stats().records.at(-1)?.closedByClientAt === undefined && Date.now() - t0 < 1500) {
-      await new Promise((r) => setTimeout(r, 20));
-    }
+    // Until the gateway closes the upstream, or the mock finishes the answer itself (it was not closed).
+    const last = () => mock.stats().records.at(-1);
+    await eventually(() => last()?.closedByClientAt !== undefined || last()?.finishedAt !== undefined);
     mock.setPlan({});
-    expect(mock.stats().records.at(-1)?.closedByClientAt).toBeDefined();
+    expect(last()?.closedByClientAt).toBeDefined();
+    expect(last()?.finishedAt).toBeUndefined();
   });
 });

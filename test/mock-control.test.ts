@@ -4,6 +4,7 @@ import { APIConnectionError } from 'openai';
 import { describe, expect, it } from 'vitest';
 import { type MockStats, startMock, validatePlan } from '../src/mock/index.js';
 import { CHAT, client, errorOf, post, withMock } from './mock-helpers.js';
+import { eventually, SLACK_MS } from './timing.js';
 
 async function until(condition: () => boolean): Promise<void> {
   while (!condition()) await new Promise((r) => setTimeout(r, 2));
@@ -64,7 +65,7 @@ describe('mock: control and lifecycle', () => {
       for await (const _ of stream) {
         if (++chunks === 2) break; // the SDK aborts the request
       }
-      await new Promise((r) => setTimeout(r, 50));
+      await eventually(() => mock.stats().records[0]?.closedByClientAt !== undefined);
       const record = mock.stats().records[0];
       expect(record.closedByClientAt).toBeGreaterThanOrEqual(record.at);
       expect(record.finishedAt).toBeUndefined();
@@ -80,11 +81,13 @@ describe('mock: control and lifecycle', () => {
       const before = timers();
       const abort = new AbortController();
       const pending = post(mock, '/chat/completions', CHAT, { signal: abort.signal }).catch(() => 'aborted');
-      await new Promise((r) => setTimeout(r, 40));
+      await eventually(() => timers() > before); // the request has arrived and waits on its 60 s latency timer
       expect(timers()).toBeGreaterThan(before);
       abort.abort();
       expect(await pending).toBe('aborted');
-      await new Promise((r) => setTimeout(r, 30));
+      await eventually(() => mock.stats().records[0]?.closedByClientAt !== undefined);
+      // Cleared as the close is seen, not when the 60 s run out: within the slack it is gone.
+      await eventually(() => timers() <= before);
       expect(timers()).toBeLessThanOrEqual(before);
       expect(mock.stats().records[0].closedByClientAt).toBeDefined();
     });
@@ -99,7 +102,7 @@ describe('mock: control and lifecycle', () => {
     await new Promise((r) => setTimeout(r, 30));
     const started = Date.now();
     await mock.close();
-    expect(Date.now() - started).toBeLessThan(500);
+    expect(Date.now() - started).toBeLessThan(SLACK_MS); // the hang and the stall never end by themselves
     expect(await hung).toBeInstanceOf(APIConnectionError);
     expect(await stalledBody).toBeInstanceOf(Error);
     expect(mock.stats().records[0].closedByClientAt).toBeUndefined(); // the mock closed it, not the client

@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { type FaultPlan, FaultSchedule, startMock } from '../src/mock/index.js';
 import { StreamClock } from '../src/mock/respond.js';
 import { CHAT, client, dataOf, errorOf, post, withMock } from './mock-helpers.js';
+import { eventually } from './timing.js';
 
 describe('mock: faults', () => {
   it('answers a status fault with Retry-After, retry-after-ms and extra headers', async () => {
@@ -47,7 +48,7 @@ describe('mock: faults', () => {
       const error = await client(mock, { timeout: 150 }).chat.completions.create(CHAT).catch((e: unknown) => e);
       expect(error).toBeInstanceOf(APIConnectionTimeoutError);
       expect(Date.now() - started).toBeGreaterThanOrEqual(140);
-      await new Promise((r) => setTimeout(r, 20));
+      await eventually(() => mock.stats().records[0]?.closedByClientAt !== undefined);
       const record = mock.stats().records[0];
       expect(record.outcome).toBe('hang');
       expect(record.closedByClientAt).toBeGreaterThanOrEqual(record.at);
@@ -94,7 +95,7 @@ describe('mock: faults', () => {
       expect(next).toBe('stalled');
       expect(mock.stats().records[0]).toMatchObject({ outcome: 'stall', chunksSent: 2, status: 200 });
       abort.abort();
-      await new Promise((r) => setTimeout(r, 30));
+      await eventually(() => mock.stats().records[0]?.closedByClientAt !== undefined);
       expect(mock.stats().records[0].closedByClientAt).toBeDefined();
     });
   });
@@ -130,15 +131,18 @@ describe('mock: faults', () => {
   });
 
   it('delays headers by latency_ms, the first byte by first_token_ms, chunks by chunk_gap_ms', async () => {
-    await withMock({ plan: { script: [{ latency_ms: 80 }, { first_token_ms: 100 }, { chunk_gap_ms: 10 }] } }, async (mock) => {
+    // first_token_ms is long enough that the headers, sent at once, cannot be mistaken for ones held back with it.
+    const firstTokenMs = 1000;
+    await withMock({ plan: { script: [{ latency_ms: 80 }, { first_token_ms: firstTokenMs }, { chunk_gap_ms: 10 }] } }, async (mock) => {
       let started = Date.now();
       await client(mock).chat.completions.create(CHAT);
       expect(Date.now() - started).toBeGreaterThanOrEqual(78);
 
+      started = Date.now();
       const res = await post(mock, '/chat/completions', { ...CHAT, stream: true });
-      const headersAt = Date.now();
+      expect(Date.now() - started).toBeLessThan(firstTokenMs); // the headers came first…
       await res.text();
-      expect(Date.now() - headersAt).toBeGreaterThanOrEqual(50); // the body waited first_token_ms after headers
+      expect(Date.now() - started).toBeGreaterThanOrEqual(firstTokenMs - 2); // …the body waited first_token_ms
 
       started = Date.now();
       const stream = await client(mock).chat.completions.create({ ...CHAT, stream: true });
@@ -149,8 +153,10 @@ describe('mock: faults', () => {
   });
 
   it('with chunk_gap_ms, the tail after the finish chunk (usage, [DONE]) follows at once, as providers send it', async () => {
-    await withMock({ plan: { default: { chunk_gap_ms: 60 } } }, async (mock) => {
-      const res = await post(mock, '/chat/completions', { ...CHAT, stream: true, stream_options: { include_usage: true } });
+    const gap = 300; // "at once" is anything under half a gap: far more than a busy machine delays a read
+    await withMock({ plan: { default: { chunk_gap_ms: gap } } }, async (mock) => {
+      const body = { ...CHAT, stream: true, max_tokens: 3, stream_options: { include_usage: true } };
+      const res = await post(mock, '/chat/completions', body);
       const reader = res.body!.getReader();
       const arrivals: Array<{ at: number; text: string }> = [];
       const t0 = performance.now();
@@ -160,11 +166,11 @@ describe('mock: faults', () => {
         arrivals.push({ at: performance.now() - t0, text: new TextDecoder().decode(value) });
       }
       const whenSeen = (needle: string) => arrivals.find((a) => a.text.includes(needle))!.at;
-      const finishAt = whenSeen('"finish_reason":"stop"');
-      expect(whenSeen('"usage":{')).toBeLessThan(finishAt + 30);
-      expect(whenSeen('[DONE]')).toBeLessThan(finishAt + 30);
+      const finishAt = whenSeen('"finish_reason":"length"');
+      expect(whenSeen('"usage":{')).toBeLessThan(finishAt + gap / 2);
+      expect(whenSeen('[DONE]')).toBeLessThan(finishAt + gap / 2);
       // …while the content before it kept its gaps: the finish came at least a gap after the first chunk.
-      expect(finishAt - arrivals[0]!.at).toBeGreaterThanOrEqual(55);
+      expect(finishAt - arrivals[0]!.at).toBeGreaterThanOrEqual(gap - 5);
     });
   });
 

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { collectText, startStack, type Stack } from './helpers.js';
+import { eventually } from './timing.js';
 
 let stack: Stack;
 beforeAll(async () => {
@@ -46,10 +47,14 @@ describe('streaming relay', () => {
   });
 
   it('beyond streaming.max_concurrent a new stream gets 503 with Retry-After; capacity comes back', async () => {
-    stack.mock.setPlan({ default: { chunk_gap_ms: 100 } });
+    // The two streams that fill the limit wait 4 s for their first token: they are still open when the third
+    // comes, however slowly this machine gets there. Everything after them is answered at once.
+    stack.mock.reset();
+    stack.mock.setPlan({ script: [{ first_token_ms: 4000 }, { first_token_ms: 4000 }] });
     try {
       const open = [0, 1].map(async () => collectText(await stack.client.chat.completions.create({ model: 'gpt-test', messages, stream: true })));
-      await new Promise((r) => setTimeout(r, 250)); // both are committed and streaming now
+      await eventually(() => stack.mock.stats().requests === 2); // both are open at the gateway and upstream now
+      expect(stack.mock.stats().requests).toBe(2);
       const res = await fetch(`${stack.base}/chat/completions`, {
         method: 'POST',
         body: JSON.stringify({ model: 'gpt-test', messages, stream: true }),

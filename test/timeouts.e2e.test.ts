@@ -4,8 +4,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer } from '../src/server/serve.js';
 import { resolveConfig } from '../src/config/index.js';
 import { collectText, memoryLogger, startStack, type Stack } from './helpers.js';
+import { SLACK_MS } from './timing.js';
 
-const T = { connect_ms: 300, first_byte_ms: 400, idle_ms: 300, total_ms: 5000 };
+// Each test proves which timer ended the request by its error code, and that it fired at its limit: never before
+// it, and not so late that a busy machine could explain it (limit + SLACK_MS). total_ms stays far above the others
+// plus the slack, so a request that did end before it was ended by its own timer.
+const T = { connect_ms: 300, first_byte_ms: 400, idle_ms: 300, total_ms: 20_000 };
+/** A first token that comes later than any bound below: a request that waited for it would fail them. */
+const LATE_TOKEN_MS = 10_000;
 const messages = [{ role: 'user' as const, content: 'hi' }];
 
 let stack: Stack;
@@ -28,7 +34,7 @@ async function timed<T>(fn: () => Promise<T>): Promise<{ value: T; ms: number }>
   return { value, ms: performance.now() - t0 };
 }
 
-describe('each timeout ends the request within its limit + 500 ms with a clear error', () => {
+describe('each timeout ends the request at its limit, with a clear error', () => {
   it('first byte: an upstream that hangs before its headers', async () => {
     stack.mock.setPlan({ default: { hang: true } });
     const { value: err, ms } = await timed(() =>
@@ -38,11 +44,11 @@ describe('each timeout ends the request within its limit + 500 ms with a clear e
     expect(err).toMatchObject({ status: 504, code: 'first_byte_timeout' });
     expect((err as Error).message).toMatch(/400 ms/);
     expect(ms).toBeGreaterThanOrEqual(T.first_byte_ms - 20);
-    expect(ms).toBeLessThan(T.first_byte_ms + 500);
+    expect(ms).toBeLessThan(T.first_byte_ms + SLACK_MS);
   });
 
   it('first byte: headers arrive but the first stream chunk does not (the 200 is out: an error event ends the stream)', async () => {
-    stack.mock.setPlan({ default: { first_token_ms: 3000 } });
+    stack.mock.setPlan({ default: { first_token_ms: LATE_TOKEN_MS } });
     const { value: err, ms } = await timed(async () => {
       const stream = await stack.client.chat.completions.create({ model: 'gpt-test', messages, stream: true });
       return collectText(stream).catch((e: unknown) => e);
@@ -51,18 +57,18 @@ describe('each timeout ends the request within its limit + 500 ms with a clear e
     expect(err).toBeInstanceOf(APIError);
     expect(err).toMatchObject({ code: 'first_byte_timeout' });
     expect((err as Error).message).toMatch(/400 ms/);
-    expect(ms).toBeLessThan(T.first_byte_ms + 500);
+    expect(ms).toBeLessThan(T.first_byte_ms + SLACK_MS);
   });
 
   it('first byte, with streaming.hold_headers: nothing was sent yet, so the client gets a 504', async () => {
     const held = await startStack({ timeouts: T, extra: { streaming: { hold_headers: true } } });
     try {
-      held.mock.setPlan({ default: { first_token_ms: 3000 } });
+      held.mock.setPlan({ default: { first_token_ms: LATE_TOKEN_MS } });
       const { value: err, ms } = await timed(() =>
         held.client.chat.completions.create({ model: 'gpt-test', messages, stream: true }).catch((e: unknown) => e),
       );
       expect(err).toMatchObject({ status: 504, code: 'first_byte_timeout' });
-      expect(ms).toBeLessThan(T.first_byte_ms + 500);
+      expect(ms).toBeLessThan(T.first_byte_ms + SLACK_MS);
     } finally {
       await held.close();
     }
@@ -84,7 +90,7 @@ describe('each timeout ends the request within its limit + 500 ms with a clear e
     expect(err).toBeInstanceOf(Error);
     expect((err as Error).message).toMatch(/idle timeout/);
     const waited = performance.now() - lastChunkAt;
-    expect(waited).toBeLessThan(T.idle_ms + 500);
+    expect(waited).toBeLessThan(T.idle_ms + SLACK_MS); // the stall itself never ends
   });
 
   it('total: a slow stream is cut at total_ms with an error event', async () => {
@@ -95,7 +101,8 @@ describe('each timeout ends the request within its limit + 500 ms with a clear e
     const ms = performance.now() - t0;
     stack.mock.setPlan({});
     expect((err as Error).message).toMatch(/total timeout/);
-    expect(ms).toBeLessThan(700 + 500);
+    expect(ms).toBeGreaterThanOrEqual(700 - 20);
+    expect(ms).toBeLessThan(700 + SLACK_MS);
   });
 
   it('connect: an upstream that accepts TCP but never completes the TLS handshake', async () => {
@@ -123,7 +130,7 @@ describe('each timeout ends the request within its limit + 500 ms with a clear e
       expect(res.status).toBe(504);
       expect(body.error.code).toBe('connect_timeout');
       expect(body.error.message).toMatch(/connect/);
-      expect(ms).toBeLessThan(T.connect_ms + 500);
+      expect(ms).toBeLessThan(T.connect_ms + SLACK_MS); // the handshake itself never completes
     } finally {
       await server.shutdown();
       for (const s of sockets) s.destroy();

@@ -316,7 +316,7 @@ describe('UpstreamCall on a real socket', () => {
     take(await it.next());
     // The reader holds back: the server ends up waiting on a 'drain' that does not come, its body unsent.
     let seen = -1;
-    for (let i = 0; i < 100 && !(stuck && written === seen); i++) {
+    for (let i = 0; i < 300 && !(stuck && written === seen); i++) {
       seen = written;
       await new Promise((r) => setTimeout(r, 30));
     }
