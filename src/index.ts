@@ -1,6 +1,6 @@
 import { loadConfigFile, resolveConfig } from './config/index.js';
 import type { Config } from './config/types.js';
-import { createLogger, flushLogger, type Logger } from './observability/logger.js';
+import { createLogger, flushLogger, type Logger, silentLogger } from './observability/logger.js';
 import { configSecrets } from './secrets.js';
 import { createApp } from './server/app.js';
 import { createFetch } from './server/fetch-adapter.js';
@@ -24,7 +24,11 @@ export interface Gateway {
 }
 
 export interface GatewayOptions {
-  /** A pino logger; defaults to JSON on stdout at `logging.level`. */
+  /**
+   * A pino logger for the request lines and the gateway's own messages. Without one the gateway logs nothing (the
+   * app's stdout is the app's), unless the config sets `logging.level` itself: then JSON lines on stdout at that
+   * level, as `lifeline serve` writes them.
+   */
   logger?: Logger;
   /** Environment for `${VAR}` interpolation when `config` is not yet resolved; defaults to process.env. */
   env?: Record<string, string | undefined>;
@@ -36,7 +40,8 @@ export interface GatewayOptions {
  */
 export function createGateway(config: string | Record<string, unknown>, options: GatewayOptions = {}): Gateway {
   const resolved = typeof config === 'string' ? loadConfigFile(config, options.env) : resolveConfig(config, options.env);
-  const logger = options.logger ?? createLogger(resolved.logging, undefined, configSecrets(resolved));
+  const logger =
+    options.logger ?? (resolved.logging.level_set ? createLogger(resolved.logging, undefined, configSecrets(resolved)) : silentLogger());
   const transport = new Transport();
   const app = createApp({ config: resolved, transport, logger });
   const fetch = createFetch(app);

@@ -113,7 +113,8 @@ describe('parseConfig', () => {
     });
     expect(config.health).toEqual({ failure_threshold: 5, failure_ratio: 0.5, min_requests: 10, window_s: 30, cooldown_s: 30 });
     expect(config.models.a?.strategy).toBe('weighted');
-    expect(config.logging).toEqual({ level: 'info' });
+    expect(config.logging).toEqual({ level: 'info', level_set: false });
+    expect(resolveConfig({ ...MINIMAL, logging: { level: 'info' } }, {}).logging).toEqual({ level: 'info', level_set: true });
     expect(config.models.a).toEqual({
       name: 'a',
       targets: [{ provider: 'openai', model: 'gpt-4o', weight: 1, priority: 1, context_window: undefined, max_output_tokens: undefined, price: undefined }],

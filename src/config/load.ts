@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { type ConfigIssue, type ConfigPath, ConfigError, formatIssue, isWithin } from './errors.js';
-import { type Env, interpolateEnv } from './interpolate.js';
+import { type Env, interpolateEnv, isPlainObject } from './interpolate.js';
 import { awsCredentials, bedrockBaseUrl, checkProviderNeeds } from './provider-needs.js';
 import { checkReferences } from './references.js';
 import { ConfigSchema, PROVIDER_TYPES, type ParsedConfig, schemaIssues } from './schema.js';
@@ -54,7 +54,7 @@ function resolve(raw: unknown, env: Env, source: string | undefined): Config {
   ];
   const issues = inDocumentOrder([...interpolated.issues, ...withoutKnockOn(later, interpolated.issues)], interpolated.value);
   if (issues.length > 0 || !result.success) throw new ConfigError(issues.map(formatIssue), source);
-  return deepFreeze(buildConfig(result.data, env));
+  return deepFreeze(buildConfig(result.data, env, interpolated.value));
 }
 
 /**
@@ -92,7 +92,7 @@ function inDocumentOrder(issues: readonly ConfigIssue[], tree: unknown): ConfigI
     .map(({ issue }) => issue);
 }
 
-function buildConfig(parsed: ParsedConfig, env: Env): Config {
+function buildConfig(parsed: ParsedConfig, env: Env, raw: unknown): Config {
   const providers = mapEntries(
     parsed.providers,
     (name, provider): ProviderConfig => ({
@@ -142,7 +142,7 @@ function buildConfig(parsed: ParsedConfig, env: Env): Config {
     retry: { ...parsed.retry },
     health: { ...parsed.health },
     streaming: { ...parsed.streaming },
-    logging: { ...parsed.logging },
+    logging: { ...parsed.logging, level_set: isPlainObject(raw) && isPlainObject(raw.logging) && raw.logging.level !== undefined },
     providers,
     models,
   } satisfies Config;

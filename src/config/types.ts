@@ -174,6 +174,8 @@ export interface StreamingConfig {
 
 export interface LoggingConfig {
   level: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
+  /** The config set `level` itself (not the default): library mode logs to stdout only then (see createGateway). */
+  level_set?: boolean;
 }
 
 export interface Config {

@@ -77,6 +77,14 @@ function scrubStrings(value: unknown, scrub: (s: string) => string): unknown {
 /** Loggers made by `createLogger`: their shape is known, so the request line may bypass pino's generic path. */
 const ours = new WeakSet<Logger>();
 
+/**
+ * A logger that writes nothing, anywhere: library mode's default, so an app embedding the gateway keeps its stdout
+ * to itself. No destination is opened (pino's default would be stdout).
+ */
+export function silentLogger(): Logger {
+  return pino({ level: 'silent' }, { write: () => undefined });
+}
+
 export function flushLogger(logger: Logger): Promise<void> {
   return new Promise((resolve) => {
     try {

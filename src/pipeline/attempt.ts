@@ -2,6 +2,7 @@ import type { CancelSignal } from '../cancel.js';
 import type { Timeouts } from '../config/types.js';
 import { GatewayError, toGatewayError } from '../errors.js';
 import { adapterFor } from '../providers/index.js';
+import { explainNotFound } from '../providers/not-found.js';
 import { withField } from '../providers/raw-json.js';
 import { scrubbingDecoder, secretsOf } from '../secrets.js';
 import type { Deployment, Headers, Operation, RawBody, StreamEvent } from '../providers/types.js';
@@ -91,7 +92,8 @@ async function send(input: AttemptInput, d: Deployment, record: AttemptRecord, b
   } catch {
     // The error body is only a hint; the status already classifies the failure.
   }
-  throw adapter.classifyError(res.status, res.headers, text, d);
+  // A 404 for the path (not the model) gets the URL that was called and what to check (providers/not-found.ts).
+  throw explainNotFound(adapter.classifyError(res.status, res.headers, text, d), request, res.status, res.headers, text, d);
 }
 
 export async function attemptJson(input: AttemptInput, d: Deployment, record: AttemptRecord) {
