@@ -1,19 +1,21 @@
 import { configDefaults, defineConfig } from 'vitest/config';
 
 const CHAOS = ['test/chaos.test.ts', 'test/chaos-streams.test.ts'];
-// Busy both cores for seconds: kept away from the tests that assert wall-clock bounds.
+// Busy both cores for seconds (1,000-request scenarios, the bench's child processes): run on their own, so they
+// do not slow each other or the rest of the suite towards its timeouts.
 const SERIAL = [...CHAOS, 'test/bench.smoke.test.ts'];
 
 export default defineConfig({
   test: {
     testTimeout: 30_000,
     hookTimeout: 30_000,
-    // Fault tests measure wall-clock limits; on a 2-core machine keep parallelism modest.
+    // A 2-core machine: two files at a time. No test asserts a tight time (test/timing.ts); `npm run test:5x` runs
+    // the suite 5 times with a second copy beside it to show that.
     maxWorkers: 2,
     projects: [
       { extends: true, test: { name: 'suite', include: ['test/**/*.test.ts'], exclude: [...configDefaults.exclude, ...SERIAL] } },
-      // The chaos suites assert latency figures (p99 time to first token, failover within a bound): they run
-      // after everything else and one file at a time, so other tests' CPU does not move their numbers.
+      // After everything else and one file at a time: the chaos suites print latency figures (asserting only
+      // bounds a busy machine cannot reach), and figures read off a quiet machine are worth reading.
       { extends: true, test: { name: 'serial', include: SERIAL, fileParallelism: false, sequence: { groupOrder: 1 } } },
     ],
   },
