@@ -101,7 +101,17 @@ describe('parseConfig', () => {
 
   it('applies defaults', () => {
     const config = resolveConfig(MINIMAL, {});
-    expect(config.server).toEqual({ host: '127.0.0.1', port: 4000, max_body_bytes: 33554432, drain_timeout_ms: 30000 });
+    expect(config.server).toEqual({
+      host: '127.0.0.1',
+      port: 4000,
+      max_body_bytes: 33554432,
+      drain_timeout_ms: 30000,
+      header_timeout_ms: 30000,
+      body_timeout_ms: 30000,
+      keep_alive_timeout_ms: 65000,
+      linger_ms: 5000,
+      linger_bytes: 67108864,
+    });
     expect(config.timeouts).toEqual({ connect_ms: 5000, first_byte_ms: 60000, idle_ms: 60000, total_ms: 600000 });
     expect(config.retry).toEqual({
       max_attempts: 3,

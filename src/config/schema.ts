@@ -13,7 +13,17 @@ import { PROVIDER_TYPES } from './provider-types.js';
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const satisfies readonly LoggingConfig['level'][];
 
 export const DEFAULTS = {
-  server: { host: '127.0.0.1', port: 4000, max_body_bytes: 32 * 1024 * 1024, drain_timeout_ms: 30_000 },
+  server: {
+    host: '127.0.0.1',
+    port: 4000,
+    max_body_bytes: 32 * 1024 * 1024,
+    drain_timeout_ms: 30_000,
+    header_timeout_ms: 30_000,
+    body_timeout_ms: 30_000,
+    keep_alive_timeout_ms: 65_000,
+    linger_ms: 5_000,
+    linger_bytes: 64 * 1024 * 1024,
+  },
   timeouts: { connect_ms: 5_000, first_byte_ms: 60_000, idle_ms: 60_000, total_ms: 600_000 } satisfies Timeouts,
   retry: {
     max_attempts: 3,
@@ -133,6 +143,13 @@ const ServerSchema = section({
   port: port().default(DEFAULTS.server.port),
   max_body_bytes: positiveInteger().default(DEFAULTS.server.max_body_bytes),
   drain_timeout_ms: positiveInteger().default(DEFAULTS.server.drain_timeout_ms),
+  header_timeout_ms: positiveInteger().default(DEFAULTS.server.header_timeout_ms),
+  body_timeout_ms: positiveInteger().default(DEFAULTS.server.body_timeout_ms),
+  keep_alive_timeout_ms: positiveInteger().default(DEFAULTS.server.keep_alive_timeout_ms),
+  // Absent: derived at startup from the soft open-files limit (see server/connections.ts).
+  max_connections: positiveInteger().optional(),
+  linger_ms: nonNegativeInteger().default(DEFAULTS.server.linger_ms),
+  linger_bytes: nonNegativeInteger().default(DEFAULTS.server.linger_bytes),
 });
 
 const TimeoutsSchema = section({

@@ -147,6 +147,21 @@ export interface ServerConfig {
   max_body_bytes: number;
   /** On SIGTERM/SIGINT, how long in-flight requests and streams may take to finish. */
   drain_timeout_ms: number;
+  /** From a connection's first byte (or its opening, or the end of the previous request) to a request's full headers. */
+  header_timeout_ms: number;
+  /** From a request's headers to the end of its body, however slowly it trickles in; past it → 408. */
+  body_timeout_ms: number;
+  /** How long an idle keep-alive connection is kept between requests. */
+  keep_alive_timeout_ms: number;
+  /** Open client connections; one over it is answered 503 and closed. Absent: derived from the open-files limit. */
+  max_connections?: number;
+  /**
+   * After an answer that closes the connection while the client is still sending its body (a 413, a 408), how
+   * long and how many bytes the gateway goes on reading and discarding, so the client reads the answer instead of a
+   * reset. 0 ms: close at once.
+   */
+  linger_ms: number;
+  linger_bytes: number;
 }
 
 export interface StreamingConfig {

@@ -1,3 +1,4 @@
+import { Cancel } from '../cancel.js';
 import { TRANSFORM_NAMES } from '../config/schema.js';
 import type { Config, Transform } from '../config/types.js';
 import { GatewayError, toGatewayError } from '../errors.js';
@@ -21,6 +22,7 @@ import type { Transport } from '../transport/index.js';
 import { anthropicMessages } from './anthropic-dialect.js';
 import { checkModelLimit, parseJsonObject, readBody } from './body.js';
 import type { Exchange } from './exchange.js';
+import { Inflight, shuttingDown } from './inflight.js';
 import type { IngressDialect, StreamWriter } from './ingress.js';
 import { Heartbeat, relayStream, sseComment } from './relay.js';
 import { openAIChat, openAIEmbeddings, openAIResponses } from './openai-dialect.js';
@@ -33,8 +35,16 @@ export interface AppDeps {
 
 export interface App {
   handle(ex: Exchange): Promise<void>;
-  /** Turns /ready to 503 and asks clients not to reuse connections. */
+  /**
+   * Turns /ready to 503 and asks clients not to reuse connections; a request pipelined behind another on its
+   * connection is answered 503 `server_shutting_down` at once, so that it does not hold the drain open.
+   */
   startDraining(): void;
+  /**
+   * Ends every request still in flight: a stream with an error event (`server_shutting_down`, in its dialect),
+   * a request not yet answered with a 503. Resolves when each has finished (and been logged).
+   */
+  stopAll(): Promise<void>;
 }
 
 type Handler = (ex: Exchange, ctx: RequestContext) => Promise<void>;
@@ -50,6 +60,12 @@ interface RequestContext {
   error?: GatewayError;
   /** The request body was read to its end. */
   bodyRead?: boolean;
+  /** The pipeline's signal: the client going away aborts it, and so does the gateway's shutdown. */
+  cancel?: Cancel;
+  /** A stream's writer, once its status and headers are out. */
+  writer?: StreamWriter;
+  /** Ended by the gateway's shutdown: nothing more is written, and no other outcome is recorded. */
+  stopped?: boolean;
 }
 
 export function createApp({ config, transport, logger }: AppDeps): App {
@@ -60,6 +76,7 @@ export function createApp({ config, transport, logger }: AppDeps): App {
   const writeLine = requestLineWriter(logger, configSecrets(config));
   let draining = false;
   let openStreams = 0;
+  const inflight = new Inflight<{ ex: Exchange; ctx: RequestContext }>();
 
   const json = (ex: Exchange, ctx: RequestContext, status: number, body: string, extra: Record<string, string> = {}) => {
     ctx.status = status;
@@ -81,6 +98,20 @@ export function createApp({ config, transport, logger }: AppDeps): App {
     ex.end(body);
   };
 
+  /** The shutdown's end of one request (see `stopAll`). */
+  const stop = (ex: Exchange, ctx: RequestContext): void => {
+    if (ctx.stopped || ex.signal.aborted) return;
+    const err = shuttingDown();
+    if (ctx.status === undefined) fail(ex, ctx, err);
+    else if (ctx.writer) {
+      ctx.error = err;
+      ctx.status = err.status; // logged as what it is: the gateway ended it, the client did not go away
+      ex.end(ctx.writer.error(err));
+    } else return; // a whole answer already on its way
+    ctx.stopped = true;
+    ctx.cancel?.abort(err);
+  };
+
   const lookupRoute = (model: string): Route => {
     const route = routes.get(model);
     if (route) return route;
@@ -94,13 +125,14 @@ export function createApp({ config, transport, logger }: AppDeps): App {
     ctx.dialect = dialect;
     let raw: Buffer;
     try {
-      raw = await readBody(ex, config.server.max_body_bytes); // decompressed: raw.length is the request's size
+      raw = await readBody(ex, config.server.max_body_bytes, config.server.body_timeout_ms); // decompressed: raw.length is the request's size
     } catch (err) {
       // A body that could not be decoded was still read to its end (so the connection stays usable).
       if (err instanceof GatewayError && err.code === 'invalid_body_encoding') ctx.bodyRead = true;
       throw err;
     }
     ctx.bodyRead = true;
+    if (ctx.stopped) return;
     const text = raw.toString('utf8');
     const parsed = parseJsonObject(text);
     const { model, stream, canonical } = dialect.parse(parsed);
@@ -142,8 +174,9 @@ export function createApp({ config, transport, logger }: AppDeps): App {
     const onStreamAccepted =
       writer && !config.streaming.hold_headers
         ? (info: StreamAccepted) => {
-            if (early || ex.signal.aborted) return;
+            if (early || ex.signal.aborted || ctx.stopped) return;
             ctx.status = 200;
+            ctx.writer = writer;
             ex.start(200, { ...writer.headers, 'x-request-id': ctx.requestId, ...metaHeaders(info) }, draining, true);
             early = { deployment: info.deployment, heartbeat: new Heartbeat(ex, heartbeatMs), writer };
           }
@@ -157,7 +190,7 @@ export function createApp({ config, transport, logger }: AppDeps): App {
       ? (head: readonly StreamEvent[], deployment: string) => {
           if (firstTokenSeen) return; // once: the engine calls it for the first segment only, this holds it to that
           firstTokenSeen = true;
-          if (!early || early.deployment !== deployment || ex.signal.aborted) return;
+          if (!early || early.deployment !== deployment || ex.signal.aborted || ctx.stopped) return;
           let text = '';
           try {
             for (; prewritten < head.length && head[prewritten]?.type === 'chunk'; prewritten++) {
@@ -171,6 +204,10 @@ export function createApp({ config, transport, logger }: AppDeps): App {
         }
       : undefined;
     let result: GatewayResult;
+    // Linked for the request's lifetime (the two go together): no unlink to do.
+    const cancel = new Cancel();
+    cancel.follow(ex.signal);
+    ctx.cancel = cancel;
     try {
       result = await pipeline.run({
         op: dialect.op,
@@ -178,7 +215,7 @@ export function createApp({ config, transport, logger }: AppDeps): App {
         body: canonical,
         stream,
         requestId: ctx.requestId,
-        signal: ex.signal,
+        signal: cancel,
         bodyBytes,
         ...(rawBody ? { raw: rawBody } : {}),
         ...(onStreamAccepted ? { onStreamAccepted } : {}),
@@ -188,6 +225,7 @@ export function createApp({ config, transport, logger }: AppDeps): App {
     } catch (err) {
       const failure = err instanceof PipelineFailure ? err : undefined;
       if (failure) ctx.attempts = failure.attempts;
+      if (ctx.stopped) return early?.heartbeat.stop();
       if (!early) {
         if (!failure) throw err;
         return fail(ex, ctx, failure.error, attemptHeaders(failure.error.deployment, failure.attempts.length));
@@ -195,10 +233,16 @@ export function createApp({ config, transport, logger }: AppDeps): App {
       // The 200 is out: the failure ends the stream as its error event, in the client's dialect.
       early.heartbeat.stop();
       ctx.error = failure?.error ?? toGatewayError(err);
+      ctx.writer = undefined;
       ex.end(early.writer.error(ctx.error));
       return;
     }
     ctx.result = result.meta;
+    if (ctx.stopped) {
+      early?.heartbeat.stop();
+      if (result.type === 'stream') result.cancel();
+      return;
+    }
     const headers = { 'x-request-id': ctx.requestId, ...metaHeaders(result.meta) };
     if (result.type === 'json') return json(ex, ctx, 200, dialect.renderJson(result.body), headers);
     if (!writer) {
@@ -218,10 +262,12 @@ export function createApp({ config, transport, logger }: AppDeps): App {
         result.cancel(); // the stream will never be read: free its upstream now
         throw err;
       }
+      ctx.writer = writer;
       heartbeat = new Heartbeat(ex, heartbeatMs);
     }
     const error = await relayStream(ex, result.events, writer, heartbeat, prewritten);
-    if (error) ctx.error = error;
+    ctx.writer = undefined; // over: a shutdown from now on finds nothing to end
+    if (error && !ctx.stopped) ctx.error = error;
   };
 
   const get = (handler: Handler) => ({ GET: handler });
@@ -260,15 +306,25 @@ export function createApp({ config, transport, logger }: AppDeps): App {
   return {
     startDraining() {
       draining = true;
+      for (const { ex, ctx } of inflight.all()) if (ex.queued?.()) stop(ex, ctx);
+    },
+    stopAll() {
+      for (const { ex, ctx } of inflight.all()) stop(ex, ctx);
+      return inflight.empty();
     },
     async handle(ex) {
       const started = performance.now();
       const ctx: RequestContext = { requestId: requestIdFrom(ex.headers['x-request-id']) };
+      const entry = { ex, ctx };
+      inflight.add(entry);
       // Errors on the Anthropic route (even a wrong method) come in Anthropic's shape.
       if (ex.path === '/v1/messages') ctx.dialect = anthropicMessages(ctx.requestId);
       try {
+        // Pipelined behind another request while the gateway drains: that one's answer closes the connection.
+        if (draining && ex.queued?.()) throw shuttingDown();
         await dispatch(ex)(ex, ctx);
       } catch (err) {
+        if (ctx.stopped) return; // answered by the shutdown; whatever the request ran into since is its echo
         const error = toGatewayError(err);
         if (error.kind === 'internal') logger.error({ err, requestId: ctx.requestId }, 'internal error');
         if (ctx.status === undefined) {
@@ -283,6 +339,7 @@ export function createApp({ config, transport, logger }: AppDeps): App {
           if (settling) await settling;
           logRequest(writeLine, ex, ctx, ms);
         }
+        inflight.delete(entry);
       }
     },
   };
@@ -384,7 +441,7 @@ function allowFor(path: string, table: Record<string, Record<string, Handler>>):
 function logRequest(write: ReturnType<typeof requestLineWriter>, ex: Exchange, ctx: RequestContext, ms: number): void {
   // The client went away before its response was complete (mid-upload, while waiting, mid-stream): 499, as nginx
   // logs it, rather than whatever error the gateway was about to answer with.
-  const status = ex.signal.aborted ? 499 : ctx.status;
+  const status = ex.signal.aborted && !ctx.stopped ? 499 : ctx.status;
   write(
     {
       requestId: ctx.requestId,

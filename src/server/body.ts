@@ -1,4 +1,4 @@
-import type { Transform } from 'node:stream';
+import type { Readable, Transform } from 'node:stream';
 import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
 import { GatewayError } from '../errors.js';
 import type { Exchange } from './exchange.js';
@@ -27,6 +27,14 @@ function tooLargeDecoded(limit: number, header: string): GatewayError {
     `Request body is larger than the limit of ${limit} bytes once decompressed (Content-Encoding: ${header}); the limit applies after decompression`,
     { code: 'request_too_large' },
   );
+}
+
+function bodyTimeout(ms: number): GatewayError {
+  return new GatewayError('bad_request', `The request body was not received in full within ${ms} ms (server.body_timeout_ms)`, {
+    status: 408,
+    code: 'request_body_timeout',
+    retryable: false,
+  });
 }
 
 function unsupported(message: string): GatewayError {
@@ -61,10 +69,14 @@ export function contentCodings(header: string | string[] | undefined): string[] 
  * decompressed bytes (every layer of them), so a small compressed body that inflates past it is refused as soon
  * as it does, never inflated into memory. The returned Buffer is the decompressed body: its `length` is the
  * request's size for per-model limits.
+ *
+ * A body from a socket that has not arrived in full within `timeoutMs` (0: no limit) is a 408, however it comes
+ * in: stalled, or trickled a byte at a time (which no idle timeout would catch). Where it stands is left unread:
+ * the 408 closes the connection.
  */
-export async function readBody(ex: Exchange, limit: number): Promise<Buffer> {
+export async function readBody(ex: Exchange, limit: number, timeoutMs = 0): Promise<Buffer> {
   try {
-    return await read(ex, limit);
+    return await read(ex, limit, timeoutMs);
   } catch (err) {
     // Anything but our own verdicts (413, 400, 415) is the client's connection failing mid-body: a reset, an abort.
     throw err instanceof GatewayError ? err : clientClosed(err);
@@ -75,10 +87,10 @@ function clientClosed(cause?: unknown): GatewayError {
   return new GatewayError('connection', 'The client closed the request before sending its body', { code: 'client_closed', retryable: false, cause });
 }
 
-async function read(ex: Exchange, limit: number): Promise<Buffer> {
+async function read(ex: Exchange, limit: number, timeoutMs: number): Promise<Buffer> {
   if (ex.declaredLength !== undefined && ex.declaredLength > limit) throw tooLarge(limit);
   const codings = contentCodings(ex.headers['content-encoding']);
-  if (codings.length > 0) return readDecoded(ex, codings, limit);
+  if (codings.length > 0) return readDecoded(ex, codings, limit, timeoutMs);
   if (isReadable(ex.body)) {
     // The request handler runs while node's parser is still inside the packet that carried the headers; one
     // microtask later it has buffered the rest of that packet, which holds a small body whole. Taking it from
@@ -88,7 +100,7 @@ async function read(ex: Exchange, limit: number): Promise<Buffer> {
     if (declared !== undefined && declared > 0 && ((ex.body as { readableLength?: number }).readableLength ?? 0) >= declared) {
       return readBuffered(ex.body, limit);
     }
-    return readStream(ex.body, limit);
+    return readStream(ex.body, limit, timeoutMs);
   }
   const parts: Uint8Array[] = [];
   let size = 0;
@@ -117,11 +129,20 @@ function readBuffered(body: NodeJS.ReadableStream, limit: number): Buffer {
 }
 
 /** A node:http request body with plain events: the hot path, without an async iterator per request. */
-function readStream(body: NodeJS.ReadableStream, limit: number): Promise<Buffer> {
+function readStream(body: NodeJS.ReadableStream, limit: number, timeoutMs: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const parts: Buffer[] = [];
     let size = 0;
+    const timer =
+      timeoutMs > 0
+        ? setTimeout(() => {
+            cleanup();
+            body.pause();
+            reject(bodyTimeout(timeoutMs));
+          }, timeoutMs)
+        : undefined;
     const cleanup = (): void => {
+      clearTimeout(timer);
       body.off('data', onData);
       body.off('end', onEnd);
       body.off('close', onClose);
@@ -162,7 +183,7 @@ function readStream(body: NodeJS.ReadableStream, limit: number): Promise<Buffer>
  * (the decoders destroyed; the 413 closes the connection). Corrupt data → 400 once the rest of the body (still
  * counted against the limit) has been read and dropped, so that a keep-alive connection stays usable.
  */
-async function readDecoded(ex: Exchange, codings: string[], limit: number): Promise<Buffer> {
+async function readDecoded(ex: Exchange, codings: string[], limit: number, timeoutMs: number): Promise<Buffer> {
   const header = [...codings].reverse().join(', ');
   const decoders = codings.map((c) => DECODERS[c]!());
   const parts: Buffer[] = [];
@@ -214,7 +235,7 @@ async function readDecoded(ex: Exchange, codings: string[], limit: number): Prom
   const first = decoders[0]!;
   const feed = async (): Promise<void> => {
     let received = 0;
-    for await (const chunk of ex.body) {
+    for await (const chunk of keepOpen(ex.body)) {
       received += chunk.length;
       if (received > limit) throw tooLarge(limit);
       if (corrupt) continue; // read and drop the rest, so the connection can carry the next request
@@ -225,12 +246,26 @@ async function readDecoded(ex: Exchange, codings: string[], limit: number): Prom
     await ended;
     if (corrupt) throw corrupt;
   };
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    if (timeoutMs > 0) timer = setTimeout(() => reject(bodyTimeout(timeoutMs)), timeoutMs);
+  });
   try {
-    await Promise.race([feed(), overLimit]);
+    await Promise.race([feed(), overLimit, late]);
   } finally {
+    clearTimeout(timer);
     stop();
   }
   return parts.length === 1 ? parts[0]! : Buffer.concat(parts, size);
+}
+
+/**
+ * The body's chunks, without the destroy a Readable's own iterator does on an early exit: that would destroy the
+ * request, and with it the connection, before the 413 could be written on it.
+ */
+function keepOpen(body: AsyncIterable<Uint8Array>): AsyncIterable<Uint8Array> {
+  const readable = body as Partial<Readable>;
+  return typeof readable.iterator === 'function' ? { [Symbol.asyncIterator]: () => readable.iterator!({ destroyOnReturn: false }) } : body;
 }
 
 function drained(stream: Transform): Promise<void> {

@@ -27,5 +27,11 @@ export interface Exchange {
    */
   write(chunk: string, now?: boolean): boolean;
   drained(): Promise<void>;
+  /** Ends the response; once it is ended, `write` and `end` do nothing. */
   end(chunk?: string): void;
+  /**
+   * True while the response waits behind an earlier one on the same connection (an HTTP/1.1 pipelined request):
+   * a draining gateway answers it 503 at once rather than let it hold the drain open. Absent: never.
+   */
+  queued?(): boolean;
 }
