@@ -1,16 +1,26 @@
 /**
  * Counting a long prompt without holding the event loop: the same count as `countChatPromptTokens`, with a
- * turn of the event loop given back every `SLICE_CHARS` characters of text. Tokenizing runs at ~10 ms per
- * 100 KB here; done in one piece, a 1 MB prompt would stall every stream the gateway is relaying for ~100 ms.
+ * turn of the event loop given back every `SLICE_CHARS` characters of text or `SLICE_MS` of counting, whichever
+ * comes first. Ordinary text tokenizes at ~10 ms per 100 KB here; done in one piece, a 1 MB prompt would stall
+ * every stream the gateway is relaying for ~100 ms.
  *
- * Long texts are cut only where the encodings' pre-tokenizer always splits (after a line break followed by a
- * non-space, or before a single space between two letters), so the pieces' counts add up to the whole's.
+ * Texts are cut where the pieces' counts add up to the whole's, and runs with no such place are cut every
+ * MAX_RUN_BYTES (see pieces.ts): no single tokenizer call sees more than one bounded piece, whatever the text.
  */
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { promptTokensWith } from './chat.js';
-import { applyMargin, countEncodedTokens, encodingFor } from './tokens.js';
+import { spans } from './pieces.js';
+import { applyMargin, countPiece, type EncodingName, encodingFor } from './tokens.js';
+
+export { pieces } from './pieces.js';
 
 const SLICE_CHARS = 16 * 1024;
+/**
+ * Counting time between turns. A forced-cut piece of a pathological run costs up to ~1 ms (pieces.ts), so the
+ * characters alone do not bound a slice's time; with several long prompts counted at once each gets its slice
+ * per loop iteration, and the loop still goes round every few tens of milliseconds.
+ */
+const SLICE_MS = 3;
 
 /**
  * How much was counted since the last turn given back. Calls that share one (many small counts in a row, as
@@ -18,6 +28,8 @@ const SLICE_CHARS = 16 * 1024;
  */
 export interface Pace {
   sinceTurn: number;
+  /** performance.now() at the last turn (or the first count); set on first use. */
+  turnAt?: number;
 }
 
 export async function countChatPromptTokensAsync(
@@ -33,56 +45,29 @@ export async function countChatPromptTokensAsync(
     texts.push(text);
     return 0;
   });
-  for (const text of texts) {
-    for (const piece of pieces(text, sliceChars)) {
-      total += countEncodedTokens(piece, choice.encoding);
-      pace.sinceTurn += piece.length;
-      if (pace.sinceTurn >= sliceChars) {
-        pace.sinceTurn = 0;
-        await nextTurn();
-      }
-    }
-  }
+  for (const text of texts) total += await countSliced(text, choice.encoding, sliceChars, pace);
   return applyMargin(total, choice);
 }
 
 /** `countTextTokens`, in slices with event-loop turns between them. */
 export async function countTextTokensAsync(text: string, model: string, sliceChars = SLICE_CHARS): Promise<number> {
   const choice = encodingFor(model);
+  return applyMargin(await countSliced(text, choice.encoding, sliceChars, { sinceTurn: 0 }), choice);
+}
+
+/** `countEncodedTokens`, piece by piece, with a turn given back whenever `pace` has used up a slice. */
+async function countSliced(text: string, encoding: EncodingName, sliceChars: number, pace: Pace): Promise<number> {
+  if (text.length === 0) return 0;
+  pace.turnAt ??= performance.now();
   let total = 0;
-  let first = true;
-  for (const piece of pieces(text, sliceChars)) {
-    if (!first) await nextTurn();
-    first = false;
-    total += countEncodedTokens(piece, choice.encoding);
+  for (const [from, to, forced] of spans(text, sliceChars)) {
+    total += countPiece(from === 0 && to === text.length ? text : text.slice(from, to), encoding, forced);
+    pace.sinceTurn += to - from;
+    if (pace.sinceTurn >= sliceChars || performance.now() - pace.turnAt >= SLICE_MS) {
+      await nextTurn();
+      pace.sinceTurn = 0;
+      pace.turnAt = performance.now();
+    }
   }
-  return applyMargin(total, choice);
-}
-
-/** `text` in pieces of about `size` characters, cut only at safe boundaries (a piece may be longer). */
-export function* pieces(text: string, size: number): Generator<string> {
-  let start = 0;
-  while (text.length - start > size) {
-    const cut = safeCut(text, start + size);
-    if (cut === -1) break;
-    yield text.slice(start, cut);
-    start = cut;
-  }
-  yield text.slice(start);
-}
-
-const LETTER = /\p{L}/u;
-
-/** The first index at or after `from` where the text may be cut (see the module doc); -1 when there is none. */
-function safeCut(text: string, from: number): number {
-  for (let i = Math.max(1, from); i < text.length - 1; i++) {
-    const c = text[i]!;
-    const prev = text[i - 1]!;
-    const next = text[i + 1]!;
-    // After the last of a run of line breaks, before a character that is not whitespace.
-    if ((prev === '\n' || prev === '\r') && !/\s/.test(c)) return i;
-    // Before a lone space between two letters: "word word".
-    if (c === ' ' && LETTER.test(prev) && LETTER.test(next)) return i;
-  }
-  return -1;
+  return total;
 }

@@ -1,7 +1,8 @@
 /**
  * Offline token counting: which BPE encoding a model uses, and text counts with it. No I/O: the encodings ship
  * inside gpt-tokenizer. Synchronous, because it runs on the request path (context-window fit, usage estimates
- * for streams that end without a usage block).
+ * for streams that end without a usage block); long texts go through count-async.ts, which gives the event loop
+ * turns, and every text is counted in pieces of bounded runs (pieces.ts).
  *
  * OpenAI models are counted with their own encoding (exact for text). Every other family is counted with
  * cl100k_base and multiplied by a safety margin, because their tokenizers are not available offline. The margin
@@ -9,6 +10,7 @@
  * under-counts sends a request the upstream rejects with context_length.
  */
 import { createRequire } from 'node:module';
+import { spans } from './pieces.js';
 
 export type EncodingName = 'o200k_base' | 'cl100k_base';
 
@@ -154,19 +156,48 @@ function load(encoding: EncodingName): LoadedEncoding {
   return api;
 }
 
-/** Loads an encoding now rather than on its first count (e.g. at server startup). */
+// A long run of letters, then a CJK run (merged through byte pairs that are not valid UTF-8): the two paths of
+// gpt-tokenizer's merge loop that a bounded piece (pieces.ts) can make busy.
+const WARM_UP = `${'x'.repeat(1000)} ${'中文'.repeat(170)}`;
+
+/**
+ * Loads an encoding now rather than on its first count (e.g. at server startup), and runs its merge loop once
+ * on long runs: the first such merges in a process cost ~20-60 ms of JIT warm-up (measured on 0.4-2 KB runs)
+ * against well under 1 ms after, better paid at startup than by the first request with a long run.
+ */
 export function preloadEncoding(encoding: EncodingName): void {
-  load(encoding);
+  load(encoding).countTokens(WARM_UP, PLAIN_TEXT);
 }
 
 // Text that spells a special token ("<|endoftext|>") is ordinary text to OpenAI's API: it is counted as the
 // characters it is, never as the special token, and never rejected (gpt-tokenizer's default is to throw).
 const PLAIN_TEXT = { disallowedSpecial: new Set<string>() };
 
-/** Tokens of `text` in `encoding`, without any margin. */
+/**
+ * Tokens of `text` in `encoding`, without any margin: exact for text with the ordinary places to cut (pieces.ts),
+ * a token or so over the exact count per stretch of MAX_RUN_BYTES that has none. Linear in the text's length
+ * (gpt-tokenizer alone is quadratic in the longest run), but still one synchronous call: a long text is counted
+ * with the async counters (count-async.ts), which give the event loop turns.
+ */
 export function countEncodedTokens(text: string, encoding: EncodingName): number {
   if (text.length === 0) return 0;
-  return load(encoding).countTokens(text, PLAIN_TEXT);
+  let total = 0;
+  for (const [from, to, forced] of spans(text, Number.POSITIVE_INFINITY)) {
+    total += countPiece(from === 0 && to === text.length ? text : text.slice(from, to), encoding, forced);
+  }
+  return total;
+}
+
+/**
+ * Tokens of one piece from `spans`/`pieces` (pieces.ts), so one whose runs are bounded. A piece that ends at a
+ * forced cut counts one token more, because a context-window fit must not under-count: over 3,000 random runs of
+ * 1.5-4.5 K characters (letters, mixed case, CJK, Thai, marks, punctuation, whitespace, emoji; 24,864 forced
+ * cuts), the pieces counted fewer tokens than the whole in 5 % of the runs, never more than one fewer per cut,
+ * and 0.16 tokens more per cut on average. Exact for pieces cut at safe places, which is all of ordinary text.
+ */
+export function countPiece(piece: string, encoding: EncodingName, forced: boolean): number {
+  if (piece.length === 0) return 0;
+  return load(encoding).countTokens(piece, PLAIN_TEXT) + (forced ? 1 : 0);
 }
 
 /** `count` with the choice's margin applied (rounded up); unchanged when the choice is exact. */

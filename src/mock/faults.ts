@@ -42,6 +42,8 @@ export interface Fault {
   error_event_after?: number;
   /** A 200 whose body is not valid JSON (stream: an SSE event whose data is not valid JSON). */
   malformed?: boolean;
+  /** Stream: no usage chunk even when the request asks for one (`stream_options.include_usage`), as some hosts do. */
+  no_usage?: boolean;
   /**
    * Stream: after `garbage_after` content chunks, one event line of this many bytes that never ends (SSE: a `data:`
    * line with no line end; Bedrock: a frame claiming a little more than that), then nothing more, the
@@ -231,6 +233,7 @@ const FAULT_FIELDS: Record<keyof Fault, Check> = {
   stall_after: count,
   error_event_after: count,
   malformed: flag,
+  no_usage: flag,
   long_line_bytes: count,
   invalid_events: count,
   garbage_after: count,

@@ -232,8 +232,9 @@ export function chatReply(body: unknown, ctx: ChatContext): Reply {
     sse(toolCall ? chunk({ tool_calls: [{ index: 0, function: { arguments: PIECE } }] }) : chunk({ content: PIECE })),
     answer.deltas,
   );
+  const usageEvent = includeUsage ? sse({ ...base, choices: [], usage }) : undefined;
   const tail = [sse(chunk({}, answer.finishReason))];
-  if (includeUsage) tail.push(sse({ ...base, choices: [], usage }));
+  if (usageEvent) tail.push(usageEvent);
   tail.push('data: [DONE]\n\n');
 
   const script: StreamScript = {
@@ -246,6 +247,7 @@ export function chatReply(body: unknown, ctx: ChatContext): Reply {
       return sse({ error: { message, type: 'server_error', param: null, code, ...fault.error_fields } });
     },
     malformedEvent: `data: ${JSON.stringify(first).slice(0, 40)}\n\n`,
+    ...(usageEvent ? { usageEvent } : {}),
   };
   return { kind: 'sse', script };
 }

@@ -24,6 +24,8 @@ export interface StreamScript {
   errorEvent(fault: Fault): StreamEventBytes;
   /** An event whose data is not valid JSON. */
   malformedEvent: StreamEventBytes;
+  /** The usage event in `tail`, if there is one: the `no_usage` fault leaves it out. */
+  usageEvent?: StreamEventBytes;
   /** `invalid_events`: the i-th (0-based) event whose data is not a chunk; default an SSE `data:` event. */
   invalidEvent?(i: number, data: string): StreamEventBytes;
   /** `long_line_bytes`: how the endless event starts (its filler follows); default an SSE `data: `. */
@@ -122,6 +124,7 @@ async function sendStream(x: Exchange, script: StreamScript, fault: Fault, outco
   }
 
   const stop = outcome === 'ok' ? null : streamStop(fault, script.content.length);
+  const tail = fault.no_usage ? script.tail.filter((event) => event !== script.usageEvent) : script.tail;
   const events: Array<{ text: StreamEventBytes; content: boolean }> = [
     ...script.head.map((text) => ({ text, content: false })),
     ...script.content.slice(0, stop ? stop.after : undefined).map((text) => ({ text, content: true })),
@@ -130,7 +133,7 @@ async function sendStream(x: Exchange, script: StreamScript, fault: Fault, outco
     const at = script.head.length + Math.min(fault.garbage_after ?? 0, script.content.length, stop ? stop.after : Number.POSITIVE_INFINITY);
     events.splice(at, 0, ...invalidEvents(script, fault.invalid_events).map((text) => ({ text, content: false })));
   }
-  if (!stop) events.push(...script.tail.map((text) => ({ text, content: false })));
+  if (!stop) events.push(...tail.map((text) => ({ text, content: false })));
   else if (stop.kind === 'error_event') events.push({ text: script.errorEvent(fault), content: false });
 
   // Without a gap, everything goes out in one write: cheap, and still a valid stream of events.
@@ -152,7 +155,7 @@ async function sendStream(x: Exchange, script: StreamScript, fault: Fault, outco
     const clock = new StreamClock(gap);
     // The tail after its first event (usage, the terminator) follows at once, as providers send it: a gap there
     // would make a stream that asked for usage one gap longer than the same stream without.
-    const together = stop ? events.length : events.length - script.tail.length + 1;
+    const together = stop ? events.length : events.length - tail.length + 1;
     for (let i = 0; i < events.length; i++) {
       if (i > 0 && gap > 0 && i < together) {
         if (!(await flush(false)) || !(await pacer.sleep(clock.next()))) return;
