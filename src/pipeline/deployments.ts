@@ -44,6 +44,24 @@ export class Deployments {
     return budget;
   }
 
+  /**
+   * The state for `next`, a reloaded config: each deployment in `unchanged` (its provider config is the same, see
+   * config/diff.ts) keeps its breaker, cooldowns, disabled key, latency and retry budget, shared with the requests
+   * still running on this state; the rest start fresh, so a deployment taken out for a rejected key is back once
+   * the key changes. A budget under a new `retry.budget_ratio` starts fresh too (its window is seconds long).
+   */
+  carryTo(next: Config, unchanged: Iterable<string>): Deployments {
+    const carried = new Deployments(next);
+    const sameRatio = next.retry.budget_ratio === this.config.retry.budget_ratio;
+    for (const id of unchanged) {
+      const health = this.registry.find(id);
+      if (health) carried.registry.adopt(health);
+      const budget = this.budgets.get(id);
+      if (budget && sameRatio) carried.budgets.set(id, budget);
+    }
+    return carried;
+  }
+
   snapshot(now: number) {
     return this.registry.snapshot(now);
   }

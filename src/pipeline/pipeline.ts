@@ -40,6 +40,8 @@ export interface PipelineOptions {
   rand?: () => number;
   logger?: Logger;
   metrics?: Metrics;
+  /** Per-deployment state carried over from the engine a config reload replaced (see Deployments.carryTo). */
+  deployments?: Deployments;
 }
 
 /**
@@ -63,7 +65,7 @@ export class Pipeline {
     private readonly routes: ReadonlyMap<string, Route>,
     options: PipelineOptions = {},
   ) {
-    this.deployments = new Deployments(config);
+    this.deployments = options.deployments ?? new Deployments(config);
     this.fitter = new Fitter(routes);
     this.rand = options.rand ?? Math.random;
     this.logger = options.logger;

@@ -3,6 +3,7 @@
  * in as `now` (epoch ms) and nothing here sets a timer, so every transition is tested without sockets or waits.
  * State is per process; the pipeline reads it before choosing deployments and feeds it after each attempt.
  */
+import { isDeepStrictEqual } from 'node:util';
 import type { ErrorKind } from '../errors.js';
 
 export interface HealthPolicy {
@@ -203,6 +204,25 @@ export class DeploymentHealth {
     return this.latencyMs * Math.exp(-Math.max(0, now - this.latencyAt) / LATENCY_TAU_MS);
   }
 
+  /**
+   * This deployment's state under another policy (a reloaded config changed `health:`): disabled, open breaker,
+   * upstream waits and latency go on; the outcome window restarts, as its size may have changed. The attempts in
+   * flight release this object, not the new one, so the new one starts with none.
+   */
+  withPolicy(policy: HealthPolicy): DeploymentHealth {
+    if (isDeepStrictEqual(policy, this.policy)) return this;
+    const next = new DeploymentHealth(this.id, policy);
+    next.disabledReason = this.disabledReason;
+    next.openedAt = this.openedAt;
+    next.openReason = this.openReason;
+    next.consecutiveFailures = this.consecutiveFailures;
+    next.rateLimit = this.rateLimit;
+    next.cooldown = this.cooldown;
+    next.latencyMs = this.latencyMs;
+    next.latencyAt = this.latencyAt;
+    return next;
+  }
+
   private observeLatency(now: number, sample: number): void {
     if (!Number.isFinite(sample) || sample < 0) return;
     const current = this.latencyMs;
@@ -269,6 +289,16 @@ export class HealthRegistry {
 
   constructor(policyFor: (id: string) => HealthPolicy = () => DEFAULT_HEALTH_POLICY) {
     this.policyFor = policyFor;
+  }
+
+  /** Takes over a deployment's state from another registry (a config reload), under this registry's policy. */
+  adopt(health: DeploymentHealth): void {
+    this.byId.set(health.id, health.withPolicy(this.policyFor(health.id)));
+  }
+
+  /** The state of `id` when it has any (nothing is created). */
+  find(id: string): DeploymentHealth | undefined {
+    return this.byId.get(id);
   }
 
   get(id: string): DeploymentHealth {

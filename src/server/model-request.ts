@@ -26,12 +26,13 @@ export interface ModelRequestDeps {
   routes: ReadonlyMap<string, Route>;
   respond: Responder;
   isDraining: () => boolean;
+  /** Streams open, shared with the engines a config reload replaced (whose streams still count). */
+  streams?: { open: number };
 }
 
-export function modelRunner({ config, pipeline, routes, respond, isDraining }: ModelRequestDeps): RunModel {
+export function modelRunner({ config, pipeline, routes, respond, isDraining, streams = { open: 0 } }: ModelRequestDeps): RunModel {
   const modelNames = [...routes.keys()];
   const { json, fail } = respond;
-  let openStreams = 0;
 
   const lookupRoute = (model: string): Route => {
     const route = routes.get(model);
@@ -61,19 +62,19 @@ export function modelRunner({ config, pipeline, routes, respond, isDraining }: M
     const route = lookupRoute(model);
     checkModelLimit(model, route.model.max_request_bytes, raw.length);
     const { max_concurrent, heartbeat_ms } = config.streaming;
-    if (stream && max_concurrent > 0 && openStreams >= max_concurrent) {
+    if (stream && max_concurrent > 0 && streams.open >= max_concurrent) {
       throw new GatewayError('unavailable', `The gateway is serving its limit of ${max_concurrent} concurrent streams; retry shortly`, {
         code: 'too_many_streams',
         retryAfterMs: 1000,
       });
     }
-    if (stream) openStreams++;
+    if (stream) streams.open++;
     try {
       // The client's own text goes with the body when the dialect kept its object as the canonical request.
       const rawBody = canonical === parsed ? { of: canonical, text } : undefined;
       await runPipeline(ex, ctx, dialect, route, stream, canonical, heartbeat_ms, raw.length, rawBody);
     } finally {
-      if (stream) openStreams--;
+      if (stream) streams.open--;
     }
   };
 
