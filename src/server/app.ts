@@ -3,7 +3,6 @@ import { toGatewayError } from '../errors.js';
 import { type Logger, requestLineWriter } from '../observability/logger.js';
 import { Metrics } from '../observability/metrics.js';
 import { requestIdFrom } from '../observability/request-id.js';
-import type { Deployments } from '../pipeline/deployments.js';
 import { attemptsSettled, Pipeline } from '../pipeline/index.js';
 import { buildRoutes } from '../routing/routes.js';
 import { configSecrets } from '../secrets.js';
@@ -19,23 +18,21 @@ import { type RequestContext, responder } from './respond.js';
 // Kept importable from here (the tests and older imports use it).
 export { headerSafe } from './headers.js';
 
+/** Paths still answered as usual while the gateway drains: a load balancer's and a scraper's. */
+const PROBES: ReadonlySet<string> = new Set(['/health', '/ready', '/metrics']);
+
 export interface AppDeps {
   config: Config;
   transport: Transport;
   logger: Logger;
-  /** Shared with the engines a config reload replaces and the one it builds (see reload.ts); else made here. */
-  metrics?: Metrics;
-  deployments?: Deployments;
-  streams?: { open: number };
-  /** Serves `POST /admin/reload`. */
-  reload?: () => { status: number; body: string };
 }
 
 export interface App {
   handle(ex: Exchange): Promise<void>;
   /**
-   * Turns /ready to 503 and asks clients not to reuse connections; a request pipelined behind another on its
-   * connection is answered 503 `server_shutting_down` at once, so that it does not hold the drain open.
+   * Turns /ready to 503 and asks clients not to reuse connections; every new request but the probes (/health,
+   * /ready, /metrics), and a request pipelined behind another on its connection, is answered 503
+   * `server_shutting_down` at once, so that none holds the drain open.
    */
   startDraining(): void;
   /**
@@ -50,16 +47,17 @@ export interface App {
  * it owns the per-request bookkeeping (the request line, the in-flight set a shutdown reaches) and the drain state.
  * What a route answers is in endpoints.ts; a model request's path through the pipeline in model-request.ts.
  */
-export function createApp({ config, transport, logger, deployments, streams, reload, metrics = new Metrics() }: AppDeps): App {
+export function createApp({ config, transport, logger }: AppDeps): App {
   const routes = buildRoutes(config);
-  const pipeline = new Pipeline(config, transport, routes, { logger, metrics, ...(deployments ? { deployments } : {}) });
+  const metrics = new Metrics();
+  const pipeline = new Pipeline(config, transport, routes, { logger, metrics });
   const writeLine = requestLineWriter(logger, configSecrets(config));
   let draining = false;
   const isDraining = (): boolean => draining;
   const inflight = new Inflight<{ ex: Exchange; ctx: RequestContext }>();
   const respond = responder(isDraining);
-  const runModel = modelRunner({ config, pipeline, routes, respond, isDraining, ...(streams ? { streams } : {}) });
-  const api = router({ routes, metrics, respond, isDraining, runModel, ...(reload ? { reload } : {}) });
+  const runModel = modelRunner({ config, pipeline, routes, respond, isDraining });
+  const api = router({ routes, metrics, respond, isDraining, runModel });
 
   /** The shutdown's end of one request (see `stopAll`). */
   const stop = (ex: Exchange, ctx: RequestContext): void => {
@@ -92,8 +90,9 @@ export function createApp({ config, transport, logger, deployments, streams, rel
       // Errors on the Anthropic route (even a wrong method) come in Anthropic's shape.
       if (ex.path === '/v1/messages') ctx.dialect = anthropicMessages(ctx.requestId);
       try {
-        // Pipelined behind another request while the gateway drains: that one's answer closes the connection.
-        if (draining && ex.queued?.()) throw shuttingDown();
+        // While the gateway drains only the probes are answered: new work goes elsewhere (and a request pipelined
+        // behind another, even a probe, is answered at once rather than held behind it).
+        if (draining && (ex.queued?.() || !PROBES.has(ex.path))) throw shuttingDown();
         await api.dispatch(ex)(ex, ctx);
       } catch (err) {
         if (ctx.stopped) return; // answered by the shutdown; whatever the request ran into since is its echo

@@ -23,13 +23,11 @@ export interface EndpointDeps {
   respond: Responder;
   isDraining: () => boolean;
   runModel: RunModel;
-  /** `POST /admin/reload` (serve only): reloads the config and says what changed; see reload.ts. */
-  reload?: () => { status: number; body: string };
 }
 
 type Table = Record<string, Record<string, Handler>>;
 
-export function router({ routes, metrics, respond, isDraining, runModel, reload }: EndpointDeps): Router {
+export function router({ routes, metrics, respond, isDraining, runModel }: EndpointDeps): Router {
   const modelNames = [...routes.keys()];
   const { json } = respond;
   const model = (dialect: IngressDialect): Handler => (ex, ctx) => runModel(ex, ctx, dialect);
@@ -41,7 +39,8 @@ export function router({ routes, metrics, respond, isDraining, runModel, reload 
     '/v1/responses': post(model(openAIResponses)),
     '/v1/messages': post((ex, ctx) => runModel(ex, ctx, ctx.dialect ?? anthropicMessages(ctx.requestId))),
     '/v1/models': get(async (ex, ctx) => json(ex, ctx, 200, modelsList(modelNames))),
-    '/health': get(async (ex, ctx) => json(ex, ctx, 200, '{"status":"ok"}')),
+    // Alive while draining too (a 503 here would tell an orchestrator to kill a process finishing its work).
+    '/health': get(async (ex, ctx) => json(ex, ctx, 200, isDraining() ? '{"status":"ok","draining":true}' : '{"status":"ok"}')),
     '/metrics': get(async (ex, ctx) => {
       const body = await metrics.render();
       ctx.status = 200;
@@ -52,12 +51,6 @@ export function router({ routes, metrics, respond, isDraining, runModel, reload 
       isDraining() ? json(ex, ctx, 503, '{"status":"draining"}') : json(ex, ctx, 200, '{"status":"ready"}'),
     ),
   };
-  if (reload) {
-    table['/admin/reload'] = post(async (ex, ctx) => {
-      const answer = reload();
-      json(ex, ctx, answer.status, answer.body);
-    });
-  }
 
   return {
     dispatch(ex) {

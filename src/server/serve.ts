@@ -2,7 +2,9 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo, Socket } from 'node:net';
 import type { Config } from '../config/types.js';
 import { createLogger, flushLogger, type Logger } from '../observability/logger.js';
-import { Engines, isLoopback, LogSecrets, type ReloadResult } from './reload.js';
+import { configSecrets } from '../secrets.js';
+import { Transport } from '../transport/index.js';
+import { createApp } from './app.js';
 import {
   answerClientError,
   clientErrorAnswer,
@@ -24,23 +26,17 @@ export interface RunningServer {
   /** Client connections open (each holds a file descriptor until it is closed). */
   connections(): number;
   /**
-   * Graceful stop: refuse new connections, let in-flight requests and streams finish (up to
-   * `server.drain_timeout_ms`), end those still open with a `server_shutting_down` error, then close everything.
-   * Resolves when done; safe to call twice.
+   * Graceful stop. While in-flight requests and streams finish (up to `server.drain_timeout_ms`) the gateway
+   * keeps listening: /health answers 200, /ready 503 `{"status":"draining"}`, and new API requests 503
+   * `server_shutting_down` with `Connection: close`. Those still open at the timeout end with a
+   * `server_shutting_down` error; then the listener and every connection close. Resolves when done; safe to call
+   * twice.
    */
   shutdown(): Promise<void>;
-  /**
-   * Reads the config again (`ServeOptions.reloadFrom`) and serves new requests with it; requests in flight finish
-   * on the config they started with. A bad file changes nothing. Also `POST /admin/reload` and, in `lifeline
-   * serve`, SIGHUP and `--watch`.
-   */
-  reload(): ReloadResult;
 }
 
 export interface ServeOptions {
   logger?: Logger;
-  /** Where a reload reads the config from (the file, with the command line's overrides); throws a ConfigError. */
-  reloadFrom?: () => Config;
 }
 
 /** A connection over the cap is answered and then read from this long at most, so that the client sees the 503. */
@@ -49,18 +45,10 @@ const REJECT_LINGER_MS = 1_000;
 const MAX_REJECTING = 256;
 
 export async function startServer(config: Config, options: ServeOptions = {}): Promise<RunningServer> {
-  // A logger of our own learns each reloaded key; one passed in is the caller's to configure.
-  const secrets = options.logger ? undefined : new LogSecrets(config);
-  const logger = options.logger ?? createLogger(config.logging, undefined, secrets);
+  const logger = options.logger ?? createLogger(config.logging, undefined, configSecrets(config));
   const s = config.server;
-  let loopback = false;
-  const engines = new Engines(config, {
-    logger,
-    ...(options.reloadFrom ? { source: options.reloadFrom } : {}),
-    ...(secrets ? { ownLogger: secrets } : {}),
-    adminAllowed: () => loopback,
-  });
-  const app = engines.app;
+  const transport = new Transport();
+  const app = createApp({ config, transport, logger });
   const linger = { ms: s.linger_ms, bytes: s.linger_bytes };
   let inflight = 0;
   let idle: (() => void) | undefined;
@@ -147,7 +135,6 @@ export async function startServer(config: Config, options: ServeOptions = {}): P
   const address = server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   const url = `http://${host}:${address.port}`;
-  loopback = isLoopback(address.address);
   logger.info({ url, models: Object.keys(config.models), max_connections: maxConnections }, 'lifeline listening');
 
   /** Resolves when no request is in flight, or after `ms`. */
@@ -165,10 +152,11 @@ export async function startServer(config: Config, options: ServeOptions = {}): P
   let stopping: Promise<void> | undefined;
   const shutdown = (): Promise<void> => {
     stopping ??= (async () => {
-      logger.info({ inflight }, 'draining');
+      logger.info({ inflight, drain_timeout_ms: s.drain_timeout_ms }, 'draining');
+      // The listener stays open while the drain lasts, and so do idle keep-alive connections: a load balancer's
+      // probe reads /ready 503 "draining" rather than a refused connection, and a client's next request is
+      // answered 503 server_shutting_down with `Connection: close` rather than cut. (app.ts decides the answers.)
       app.startDraining();
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      server.closeIdleConnections();
       await settled(s.drain_timeout_ms);
       if (inflight > 0) {
         // Out of time: what is still open ends with an explicit error, not a cut connection; its last bytes get
@@ -183,10 +171,12 @@ export async function startServer(config: Config, options: ServeOptions = {}): P
         await Promise.race([stopped, late]); // (their log lines)
         clearTimeout(timer);
       }
+      // Drained (or out of time): no more connections; those still open are done with.
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       for (const socket of sockets) socket.destroy();
       for (const socket of rejecting) socket.destroy();
       await closed;
-      await engines.close();
+      await transport.close();
       logger.info('stopped');
       await flushLogger(logger);
     })();
@@ -200,6 +190,5 @@ export async function startServer(config: Config, options: ServeOptions = {}): P
     inflight: () => inflight,
     connections: () => sockets.size + rejecting.size,
     shutdown,
-    reload: () => engines.reload(),
   };
 }
