@@ -7,6 +7,7 @@ import type { Config } from './config/types.js';
 import { faultPreset, FAULT_PRESETS } from './mock/presets.js';
 import { startMock, type FaultPlan } from './mock/index.js';
 import { startServer } from './server/serve.js';
+import { watchFile } from './server/watch.js';
 
 const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
@@ -24,11 +25,16 @@ function ratio(value: string): number {
   return n;
 }
 
-function loadOrExit(path: string | undefined): Config {
+function configPath(path: string | undefined): string {
   const file = path ?? process.env.LIFELINE_CONFIG;
   if (!file) {
     fail('no config file: pass --config FILE or set LIFELINE_CONFIG (try examples/demo.yaml)');
   }
+  return file;
+}
+
+function loadOrExit(path: string | undefined): Config {
+  const file = configPath(path);
   try {
     return loadConfigFile(file);
   } catch (err) {
@@ -58,10 +64,19 @@ program
   .option('-c, --config <file>', 'YAML config file (default: $LIFELINE_CONFIG)')
   .option('-p, --port <n>', 'listen port (overrides server.port)', int('--port'))
   .option('-H, --host <host>', 'listen address (overrides server.host)')
-  .action(async (opts: { config?: string; port?: number; host?: string }) => {
-    const config = withOverrides(loadOrExit(opts.config), opts.port, opts.host);
-    const server = await startServer(config);
+  .option('--watch', 'reload the config when its file changes (as SIGHUP and POST /admin/reload do)')
+  .action(async (opts: { config?: string; port?: number; host?: string; watch?: boolean }) => {
+    const file = configPath(opts.config);
+    const config = withOverrides(loadOrExit(file), opts.port, opts.host);
+    const server = await startServer(config, { reloadFrom: () => withOverrides(loadConfigFile(file), opts.port, opts.host) });
     process.stderr.write(`lifeline listening on ${server.url} (${Object.keys(config.models).length} models)\n`);
+    // A reload: new requests get the file's config if it is valid; a bad file is logged and changes nothing.
+    process.on('SIGHUP', () => server.reload());
+    if (opts.watch) {
+      watchFile(file, () => server.reload(), {
+        onMissing: (err) => server.logger.warn({ file, err: String(err) }, 'config file not found; watching for it to come back'),
+      });
+    }
     let draining = false;
     const stop = (signal: NodeJS.Signals): void => {
       // A repeat is ignored, not left to the default action (which kills the process mid-drain): a Ctrl-C under

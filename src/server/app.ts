@@ -3,6 +3,7 @@ import { toGatewayError } from '../errors.js';
 import { type Logger, requestLineWriter } from '../observability/logger.js';
 import { Metrics } from '../observability/metrics.js';
 import { requestIdFrom } from '../observability/request-id.js';
+import type { Deployments } from '../pipeline/deployments.js';
 import { attemptsSettled, Pipeline } from '../pipeline/index.js';
 import { buildRoutes } from '../routing/routes.js';
 import { configSecrets } from '../secrets.js';
@@ -25,6 +26,12 @@ export interface AppDeps {
   config: Config;
   transport: Transport;
   logger: Logger;
+  /** Shared with the engines a config reload replaces and the one it builds (see reload.ts); else made here. */
+  metrics?: Metrics;
+  deployments?: Deployments;
+  streams?: { open: number };
+  /** Serves `POST /admin/reload`. */
+  reload?: () => { status: number; body: string };
 }
 
 export interface App {
@@ -47,17 +54,16 @@ export interface App {
  * it owns the per-request bookkeeping (the request line, the in-flight set a shutdown reaches) and the drain state.
  * What a route answers is in endpoints.ts; a model request's path through the pipeline in model-request.ts.
  */
-export function createApp({ config, transport, logger }: AppDeps): App {
+export function createApp({ config, transport, logger, deployments, streams, reload, metrics = new Metrics() }: AppDeps): App {
   const routes = buildRoutes(config);
-  const metrics = new Metrics();
-  const pipeline = new Pipeline(config, transport, routes, { logger, metrics });
+  const pipeline = new Pipeline(config, transport, routes, { logger, metrics, ...(deployments ? { deployments } : {}) });
   const writeLine = requestLineWriter(logger, configSecrets(config));
   let draining = false;
   const isDraining = (): boolean => draining;
   const inflight = new Inflight<{ ex: Exchange; ctx: RequestContext }>();
   const respond = responder(isDraining);
-  const runModel = modelRunner({ config, pipeline, routes, respond, isDraining });
-  const api = router({ routes, metrics, respond, isDraining, runModel });
+  const runModel = modelRunner({ config, pipeline, routes, respond, isDraining, ...(streams ? { streams } : {}) });
+  const api = router({ routes, metrics, respond, isDraining, runModel, ...(reload ? { reload } : {}) });
 
   /** The shutdown's end of one request (see `stopAll`). */
   const stop = (ex: Exchange, ctx: RequestContext): void => {

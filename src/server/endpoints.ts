@@ -23,11 +23,13 @@ export interface EndpointDeps {
   respond: Responder;
   isDraining: () => boolean;
   runModel: RunModel;
+  /** `POST /admin/reload` (serve only): reloads the config and says what changed; see reload.ts. */
+  reload?: () => { status: number; body: string };
 }
 
 type Table = Record<string, Record<string, Handler>>;
 
-export function router({ routes, metrics, respond, isDraining, runModel }: EndpointDeps): Router {
+export function router({ routes, metrics, respond, isDraining, runModel, reload }: EndpointDeps): Router {
   const modelNames = [...routes.keys()];
   const { json } = respond;
   const model = (dialect: IngressDialect): Handler => (ex, ctx) => runModel(ex, ctx, dialect);
@@ -51,6 +53,12 @@ export function router({ routes, metrics, respond, isDraining, runModel }: Endpo
       isDraining() ? json(ex, ctx, 503, '{"status":"draining"}') : json(ex, ctx, 200, '{"status":"ready"}'),
     ),
   };
+  if (reload) {
+    table['/admin/reload'] = post(async (ex, ctx) => {
+      const answer = reload();
+      json(ex, ctx, answer.status, answer.body);
+    });
+  }
 
   return {
     dispatch(ex) {

@@ -2,9 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo, Socket } from 'node:net';
 import type { Config } from '../config/types.js';
 import { createLogger, flushLogger, type Logger } from '../observability/logger.js';
-import { configSecrets } from '../secrets.js';
-import { Transport } from '../transport/index.js';
-import { createApp } from './app.js';
+import { Engines, isLoopback, LogSecrets, type ReloadResult } from './reload.js';
 import {
   answerClientError,
   clientErrorAnswer,
@@ -33,10 +31,18 @@ export interface RunningServer {
    * twice.
    */
   shutdown(): Promise<void>;
+  /**
+   * Reads the config again (`ServeOptions.reloadFrom`) and serves new requests with it; requests in flight finish
+   * on the config they started with. A bad file changes nothing. Also `POST /admin/reload` and, in `lifeline
+   * serve`, SIGHUP and `--watch`.
+   */
+  reload(): ReloadResult;
 }
 
 export interface ServeOptions {
   logger?: Logger;
+  /** Where a reload reads the config from (the file, with the command line's overrides); throws a ConfigError. */
+  reloadFrom?: () => Config;
 }
 
 /** A connection over the cap is answered and then read from this long at most, so that the client sees the 503. */
@@ -45,10 +51,18 @@ const REJECT_LINGER_MS = 1_000;
 const MAX_REJECTING = 256;
 
 export async function startServer(config: Config, options: ServeOptions = {}): Promise<RunningServer> {
-  const logger = options.logger ?? createLogger(config.logging, undefined, configSecrets(config));
+  // A logger of our own learns each reloaded key; one passed in is the caller's to configure.
+  const secrets = options.logger ? undefined : new LogSecrets(config);
+  const logger = options.logger ?? createLogger(config.logging, undefined, secrets);
   const s = config.server;
-  const transport = new Transport();
-  const app = createApp({ config, transport, logger });
+  let loopback = false;
+  const engines = new Engines(config, {
+    logger,
+    ...(options.reloadFrom ? { source: options.reloadFrom } : {}),
+    ...(secrets ? { ownLogger: secrets } : {}),
+    adminAllowed: () => loopback,
+  });
+  const app = engines.app;
   const linger = { ms: s.linger_ms, bytes: s.linger_bytes };
   let inflight = 0;
   let idle: (() => void) | undefined;
@@ -135,6 +149,7 @@ export async function startServer(config: Config, options: ServeOptions = {}): P
   const address = server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   const url = `http://${host}:${address.port}`;
+  loopback = isLoopback(address.address);
   logger.info({ url, models: Object.keys(config.models), max_connections: maxConnections }, 'lifeline listening');
 
   /** Resolves when no request is in flight, or after `ms`. */
@@ -176,7 +191,7 @@ export async function startServer(config: Config, options: ServeOptions = {}): P
       for (const socket of sockets) socket.destroy();
       for (const socket of rejecting) socket.destroy();
       await closed;
-      await transport.close();
+      await engines.close();
       logger.info('stopped');
       await flushLogger(logger);
     })();
@@ -190,5 +205,6 @@ export async function startServer(config: Config, options: ServeOptions = {}): P
     inflight: () => inflight,
     connections: () => sockets.size + rejecting.size,
     shutdown,
+    reload: () => engines.reload(),
   };
 }
