@@ -103,6 +103,8 @@ export class Engines {
       logger.error({ issues: error.issues }, `config reload failed, the running config stays: ${error.message}`);
       return { status: 'rejected', error };
     }
+    // Before anything is logged about it: the new keys are secrets from now on.
+    this.options.ownLogger?.add(next);
     const running = this.current.config;
     const changes = configChanges(running, next);
     if (changes.restart.length > 0) {
@@ -116,16 +118,19 @@ export class Engines {
       logger.info('config reload: nothing changed');
       return { status: 'unchanged', changes };
     }
-    const deployments = this.current.deployments.carryTo(next, changes.deployments.unchanged);
-    const transport = transportReusable(running, next) ? this.current.transport : new Transport();
     const old = this.current;
-    this.current = this.build(next, deployments, transport);
+    try {
+      const deployments = old.deployments.carryTo(next, changes.deployments.unchanged);
+      this.current = this.build(next, deployments, transportReusable(running, next) ? old.transport : new Transport());
+    } catch (err) {
+      // Not expected of a validated config; but a SIGHUP must never take the running gateway down with it.
+      const error = new ConfigError([`the gateway could not be built from it: ${err instanceof Error ? err.message : String(err)}`]);
+      logger.error({ err }, `config reload failed, the running config stays: ${error.message}`);
+      return { status: 'rejected', error };
+    }
     if (old.inflight === 0) this.retire(old);
     else this.retired.add(old);
-    if (this.options.ownLogger) {
-      logger.level = next.logging.level;
-      this.options.ownLogger.add(next);
-    }
+    if (this.options.ownLogger) logger.level = next.logging.level;
     logger.info({ changes: summary(changes) }, 'config reloaded');
     return { status: 'reloaded', changes };
   }
