@@ -35,7 +35,8 @@ export function createLogger(config: LoggingConfig, destination?: DestinationStr
  * (`{"level":30,"time":"…",…fields,"msg":"request"}`). pino's generic path (key-by-key serialisation, the
  * redaction fence, time formatting) cost ~14 µs per line, ~7 % of the gateway's CPU per request; one
  * JSON.stringify of a known shape costs a fraction. The fields are ids, names, counts and gateway error
- * messages: nothing the redaction paths would match. Callers check `isLevelEnabled('info')` first.
+ * messages: nothing the redaction paths would match. Lines go out at `level` (info unless told); callers check
+ * `isLevelEnabled(level)` first.
  * Only for loggers made by `createLogger` (whose shape this knows); any other logger (a library user's, with
  * its own bindings, formatters or multistream) gets its lines through `logger.info`.
  *
@@ -43,15 +44,19 @@ export function createLogger(config: LoggingConfig, destination?: DestinationStr
  * scanned for pieces of `secrets` too; any other line (ids, names, counts) only for exact ones, which costs an
  * `includes` per secret.
  */
-export function requestLineWriter(logger: Logger, secrets: Secrets = Secrets.none): (fields: Record<string, unknown>, msg: string) => void {
+export function requestLineWriter(
+  logger: Logger,
+  secrets: Secrets = Secrets.none,
+  levelName: 'info' | 'debug' = 'info',
+): (fields: Record<string, unknown>, msg: string) => void {
   const exact = (s: string) => secrets.scrubExact(s);
   const untrusted = (s: string) => secrets.scrubUntrusted(s);
   const scrub = (fields: Record<string, unknown>) => (fields.error === undefined ? exact : untrusted);
   const stream = (logger as unknown as Record<symbol, unknown>)[pino.symbols.streamSym] as DestinationStream | undefined;
   if (!ours.has(logger) || !stream || typeof stream.write !== 'function') {
-    return (fields, msg) => logger.info(scrubStrings(fields, scrub(fields)) as Record<string, unknown>, msg);
+    return (fields, msg) => logger[levelName](scrubStrings(fields, scrub(fields)) as Record<string, unknown>, msg);
   }
-  const level = logger.levels.values.info ?? 30;
+  const level = logger.levels.values[levelName] ?? (levelName === 'debug' ? 20 : 30);
   return (fields, msg) => {
     const body = JSON.stringify(fields);
     const sep = body.length > 2 ? ',' : '';

@@ -90,6 +90,17 @@ export function parseAnthropicRequest(body: Json): ParsedMessages {
   return { model, stream, canonical };
 }
 
+/**
+ * A `count_tokens` body: the Messages request without `max_tokens` (which it does not take; one sent is still
+ * checked) and never a stream, validated and translated as `/v1/messages` does it, so that the count is of what
+ * the gateway would send upstream.
+ */
+export function parseAnthropicCountRequest(body: Json): { model: string; canonical: Json } {
+  const { model, canonical } = parseAnthropicRequest({ ...body, max_tokens: present(body.max_tokens) ? body.max_tokens : 1, stream: false });
+  delete canonical.max_tokens;
+  return { model, canonical };
+}
+
 function systemText(system: unknown): string {
   if (typeof system === 'string') return system;
   if (!Array.isArray(system)) throw invalid('system', `must be a string or an array of text blocks, got ${typeName(system)}`);

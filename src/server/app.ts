@@ -9,18 +9,18 @@ import { buildRoutes } from '../routing/routes.js';
 import { configSecrets } from '../secrets.js';
 import type { Transport } from '../transport/index.js';
 import { anthropicMessages } from './anthropic-dialect.js';
-import { router } from './endpoints.js';
+import { countTokensHandler } from './count-tokens.js';
+import { PROBE_PATHS, router } from './endpoints.js';
 import type { Exchange } from './exchange.js';
 import { Inflight, shuttingDown } from './inflight.js';
 import { modelRunner } from './model-request.js';
-import { logRequest } from './request-log.js';
+import { logRequest, requestLineLevel } from './request-log.js';
 import { type RequestContext, responder } from './respond.js';
 
 // Kept importable from here (the tests and older imports use it).
 export { headerSafe } from './headers.js';
 
-/** Paths still answered as usual while the gateway drains: a load balancer's and a scraper's. */
-const PROBES: ReadonlySet<string> = new Set(['/health', '/ready', '/metrics']);
+const ANTHROPIC_PATHS: ReadonlySet<string> = new Set(['/v1/messages', '/v1/messages/count_tokens']);
 
 export interface AppDeps {
   config: Config;
@@ -57,13 +57,15 @@ export interface App {
 export function createApp({ config, transport, logger, deployments, streams, reload, metrics = new Metrics() }: AppDeps): App {
   const routes = buildRoutes(config);
   const pipeline = new Pipeline(config, transport, routes, { logger, metrics, ...(deployments ? { deployments } : {}) });
-  const writeLine = requestLineWriter(logger, configSecrets(config));
+  const secrets = configSecrets(config);
+  const writeLine = { info: requestLineWriter(logger, secrets), debug: requestLineWriter(logger, secrets, 'debug') };
   let draining = false;
   const isDraining = (): boolean => draining;
   const inflight = new Inflight<{ ex: Exchange; ctx: RequestContext }>();
   const respond = responder(isDraining);
   const runModel = modelRunner({ config, pipeline, routes, respond, isDraining, ...(streams ? { streams } : {}) });
-  const api = router({ routes, metrics, respond, isDraining, runModel, ...(reload ? { reload } : {}) });
+  const countTokens = countTokensHandler({ config, routes, respond });
+  const api = router({ routes, metrics, respond, isDraining, runModel, countTokens, ...(reload ? { reload } : {}) });
 
   /** The shutdown's end of one request (see `stopAll`). */
   const stop = (ex: Exchange, ctx: RequestContext): void => {
@@ -93,12 +95,12 @@ export function createApp({ config, transport, logger, deployments, streams, rel
       const ctx: RequestContext = { requestId: requestIdFrom(ex.headers['x-request-id']) };
       const entry = { ex, ctx };
       inflight.add(entry);
-      // Errors on the Anthropic route (even a wrong method) come in Anthropic's shape.
-      if (ex.path === '/v1/messages') ctx.dialect = anthropicMessages(ctx.requestId);
+      // Errors on the Anthropic routes (even a wrong method) come in Anthropic's shape.
+      if (ANTHROPIC_PATHS.has(ex.path)) ctx.dialect = anthropicMessages(ctx.requestId);
       try {
         // While the gateway drains only the probes are answered: new work goes elsewhere (and a request pipelined
         // behind another, even a probe, is answered at once rather than held behind it).
-        if (draining && (ex.queued?.() || !PROBES.has(ex.path))) throw shuttingDown();
+        if (draining && (ex.queued?.() || !PROBE_PATHS.has(ex.path))) throw shuttingDown();
         await api.dispatch(ex)(ex, ctx);
       } catch (err) {
         if (ctx.stopped) return; // answered by the shutdown; whatever the request ran into since is its echo
@@ -109,12 +111,13 @@ export function createApp({ config, transport, logger, deployments, streams, rel
           respond.fail(ex, ctx, error, extra);
         }
       } finally {
-        if (logger.isLevelEnabled('info')) {
+        const level = requestLineLevel(ex, ctx);
+        if (logger.isLevelEnabled(level)) {
           const ms = performance.now() - started;
           // A hedge loser's cost may still be being counted (in slices); the client has its answer already.
           const settling = attemptsSettled(ctx.result?.attempts ?? ctx.attempts ?? []);
           if (settling) await settling;
-          logRequest(writeLine, ex, ctx, ms);
+          logRequest(writeLine[level], ex, ctx, ms);
         }
         inflight.delete(entry);
       }

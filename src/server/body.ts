@@ -83,6 +83,21 @@ export async function readBody(ex: Exchange, limit: number, timeoutMs = 0): Prom
   }
 }
 
+/**
+ * `readBody` with the server's limits, noting on `ctx` that the body was read to its end (so the connection can be
+ * kept): also when it could not be decoded, since that is found only at its end.
+ */
+export async function readRequestBody(ex: Exchange, ctx: { bodyRead?: boolean }, server: { max_body_bytes: number; body_timeout_ms: number }): Promise<Buffer> {
+  try {
+    const raw = await readBody(ex, server.max_body_bytes, server.body_timeout_ms);
+    ctx.bodyRead = true;
+    return raw;
+  } catch (err) {
+    if (err instanceof GatewayError && err.code === 'invalid_body_encoding') ctx.bodyRead = true;
+    throw err;
+  }
+}
+
 function clientClosed(cause?: unknown): GatewayError {
   return new GatewayError('connection', 'The client closed the request before sending its body', { code: 'client_closed', retryable: false, cause });
 }

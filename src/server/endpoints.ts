@@ -23,13 +23,18 @@ export interface EndpointDeps {
   respond: Responder;
   isDraining: () => boolean;
   runModel: RunModel;
+  /** `POST /v1/messages/count_tokens` (count-tokens.ts). */
+  countTokens: Handler;
   /** `POST /admin/reload` (serve only): reloads the config and says what changed; see reload.ts. */
   reload?: () => { status: number; body: string };
 }
 
 type Table = Record<string, Record<string, Handler>>;
 
-export function router({ routes, metrics, respond, isDraining, runModel, reload }: EndpointDeps): Router {
+/** A load balancer's and a scraper's paths: answered while the gateway drains, logged at debug when all is well. */
+export const PROBE_PATHS: ReadonlySet<string> = new Set(['/health', '/ready', '/metrics']);
+
+export function router({ routes, metrics, respond, isDraining, runModel, countTokens, reload }: EndpointDeps): Router {
   const modelNames = [...routes.keys()];
   const { json } = respond;
   const model = (dialect: IngressDialect): Handler => (ex, ctx) => runModel(ex, ctx, dialect);
@@ -40,6 +45,7 @@ export function router({ routes, metrics, respond, isDraining, runModel, reload 
     '/v1/embeddings': post(model(openAIEmbeddings)),
     '/v1/responses': post(model(openAIResponses)),
     '/v1/messages': post((ex, ctx) => runModel(ex, ctx, ctx.dialect ?? anthropicMessages(ctx.requestId))),
+    '/v1/messages/count_tokens': post(countTokens),
     '/v1/models': get(async (ex, ctx) => json(ex, ctx, 200, modelsList(modelNames))),
     // Alive while draining too (a 503 here would tell an orchestrator to kill a process finishing its work).
     '/health': get(async (ex, ctx) => json(ex, ctx, 200, isDraining() ? '{"status":"ok","draining":true}' : '{"status":"ok"}')),

@@ -10,7 +10,7 @@ import {
 } from '../pipeline/index.js';
 import type { StreamEvent } from '../providers/types.js';
 import type { Route } from '../routing/routes.js';
-import { checkModelLimit, parseJsonObject, readBody } from './body.js';
+import { checkModelLimit, parseJsonObject, readRequestBody } from './body.js';
 import type { Exchange } from './exchange.js';
 import { attemptHeaders, metaHeaders, requestControls } from './headers.js';
 import type { IngressDialect, StreamWriter } from './ingress.js';
@@ -30,36 +30,28 @@ export interface ModelRequestDeps {
   streams?: { open: number };
 }
 
-export function modelRunner({ config, pipeline, routes, respond, isDraining, streams = { open: 0 } }: ModelRequestDeps): RunModel {
-  const modelNames = [...routes.keys()];
-  const { json, fail } = respond;
+/** The route of a configured model; else a 404 naming the models there are. */
+export function lookupRoute(routes: ReadonlyMap<string, Route>, model: string): Route {
+  const route = routes.get(model);
+  if (route) return route;
+  throw new GatewayError('not_found', `The model '${model}' does not exist on this gateway. Known models: ${[...routes.keys()].join(', ')}`, {
+    code: 'model_not_found',
+    param: 'model',
+  });
+}
 
-  const lookupRoute = (model: string): Route => {
-    const route = routes.get(model);
-    if (route) return route;
-    throw new GatewayError('not_found', `The model '${model}' does not exist on this gateway. Known models: ${modelNames.join(', ')}`, {
-      code: 'model_not_found',
-      param: 'model',
-    });
-  };
+export function modelRunner({ config, pipeline, routes, respond, isDraining, streams = { open: 0 } }: ModelRequestDeps): RunModel {
+  const { json, fail } = respond;
 
   const runModel = async (ex: Exchange, ctx: RequestContext, dialect: IngressDialect): Promise<void> => {
     ctx.dialect = dialect;
-    let raw: Buffer;
-    try {
-      raw = await readBody(ex, config.server.max_body_bytes, config.server.body_timeout_ms); // decompressed: raw.length is the request's size
-    } catch (err) {
-      // A body that could not be decoded was still read to its end (so the connection stays usable).
-      if (err instanceof GatewayError && err.code === 'invalid_body_encoding') ctx.bodyRead = true;
-      throw err;
-    }
-    ctx.bodyRead = true;
+    const raw = await readRequestBody(ex, ctx, config.server); // decompressed: raw.length is the request's size
     if (ctx.stopped) return;
     const text = raw.toString('utf8');
     const parsed = parseJsonObject(text);
     const { model, stream, canonical } = dialect.parse(parsed);
     ctx.model = model;
-    const route = lookupRoute(model);
+    const route = lookupRoute(routes, model);
     checkModelLimit(model, route.model.max_request_bytes, raw.length);
     const { max_concurrent, heartbeat_ms } = config.streaming;
     if (stream && max_concurrent > 0 && streams.open >= max_concurrent) {

@@ -1,12 +1,26 @@
 import type { requestLineWriter } from '../observability/logger.js';
+import { PROBE_PATHS } from './endpoints.js';
 import type { Exchange } from './exchange.js';
 import type { RequestContext } from './respond.js';
 
-/** The one line each request is logged with, once it is over. */
-export function logRequest(write: ReturnType<typeof requestLineWriter>, ex: Exchange, ctx: RequestContext, ms: number): void {
+/** The status a request is logged with. */
+function loggedStatus(ex: Exchange, ctx: RequestContext): number | undefined {
   // The client went away before its response was complete (mid-upload, while waiting, mid-stream): 499, as nginx
   // logs it, rather than whatever error the gateway was about to answer with.
-  const status = ex.signal.aborted && !ctx.stopped ? 499 : ctx.status;
+  return ex.signal.aborted && !ctx.stopped ? 499 : ctx.status;
+}
+
+/**
+ * A probe answered 200 is logged at debug: a load balancer probing every second would otherwise write most of
+ * the log at info. Any other answer to it (a 503 /ready, a 405) is worth an info line.
+ */
+export function requestLineLevel(ex: Exchange, ctx: RequestContext): 'info' | 'debug' {
+  return PROBE_PATHS.has(ex.path) && loggedStatus(ex, ctx) === 200 ? 'debug' : 'info';
+}
+
+/** The one line each request is logged with, once it is over. */
+export function logRequest(write: ReturnType<typeof requestLineWriter>, ex: Exchange, ctx: RequestContext, ms: number): void {
+  const status = loggedStatus(ex, ctx);
   write(
     {
       requestId: ctx.requestId,
