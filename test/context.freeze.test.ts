@@ -32,9 +32,9 @@ function longestPreToken(text: string, encoding: EncodingName): number {
 }
 
 /** What the counters handed to gpt-tokenizer since `reset`: the longest pre-token in a call, bytes between turns. */
-const seen = { calls: 0, longestPreToken: 0, bytesSinceTurn: 0, mostBytesBetweenTurns: 0 };
+const seen = { calls: 0, longestPreToken: 0, bytesSinceTurn: 0, mostBytesBetweenTurns: 0, charsSinceTurn: 0, mostCharsBetweenTurns: 0 };
 function reset(): void {
-  Object.assign(seen, { calls: 0, longestPreToken: 0, bytesSinceTurn: 0, mostBytesBetweenTurns: 0 });
+  Object.assign(seen, { calls: 0, longestPreToken: 0, bytesSinceTurn: 0, mostBytesBetweenTurns: 0, charsSinceTurn: 0, mostCharsBetweenTurns: 0 });
 }
 
 let ticking = true;
@@ -51,12 +51,15 @@ beforeAll(() => {
       seen.longestPreToken = Math.max(seen.longestPreToken, run);
       seen.bytesSinceTurn += Buffer.byteLength(text);
       seen.mostBytesBetweenTurns = Math.max(seen.mostBytesBetweenTurns, seen.bytesSinceTurn);
+      seen.charsSinceTurn += text.length;
+      seen.mostCharsBetweenTurns = Math.max(seen.mostCharsBetweenTurns, seen.charsSinceTurn);
       return original(text, options);
     };
   }
   // Once per event-loop iteration: the text counted between two of these was counted without a turn.
   const tick = (): void => {
     seen.bytesSinceTurn = 0;
+    seen.charsSinceTurn = 0;
     if (ticking) setImmediate(tick);
   };
   setImmediate(tick);
@@ -102,8 +105,8 @@ describe('counting text the tokenizer cannot split', () => {
         reset();
         const counted = await countTextTokensAsync(text, model);
         expect(counted, model).toBe(sync);
-        // A turn at least every slice (16 K characters, ≤ 64 KB of UTF-8) plus the piece that crossed it.
-        expect(seen.mostBytesBetweenTurns, model).toBeLessThanOrEqual(64 * KB + 4 * MAX_RUN_BYTES);
+        // A turn at least every 8 K characters counted (≤ 24 KB of UTF-8 here), or sooner (every 2 ms of counting).
+        expect(seen.mostBytesBetweenTurns, model).toBeLessThanOrEqual(24 * KB + MAX_RUN_BYTES);
         expect(counted).toBeGreaterThan(0);
       }
     });
@@ -124,11 +127,21 @@ describe('counting text the tokenizer cannot split', () => {
       reset();
       const estimate = new PromptEstimate(body, undefined);
       await estimate.prefetch([model]);
-      expect(seen.mostBytesBetweenTurns).toBeLessThanOrEqual(64 * KB + 4 * MAX_RUN_BYTES);
+      expect(seen.mostBytesBetweenTurns).toBeLessThanOrEqual(24 * KB + MAX_RUN_BYTES);
       expect(estimate.tokens(model)).toBe(sync);
       expect(await countChatPromptTokensAsync(body, model)).toBe(sync);
       expect(seen.longestPreToken).toBeLessThanOrEqual(MAX_RUN_BYTES);
     }
+  });
+
+  it('six long counts at once share one budget per loop turn, not one each', async () => {
+    const texts = [cjk(40_000), 'q'.repeat(300 * KB), randomOf('0123456789', 200 * KB), randomOf('!=-_*#.', 200 * KB), 'w'.repeat(200 * KB), cjk(20_000)];
+    const expected = texts.map((t) => countTextTokens(t, 'gpt-4o'));
+    reset();
+    const counted = await Promise.all(texts.map((t) => countTextTokensAsync(t, 'gpt-4o')));
+    expect(counted).toEqual(expected);
+    // 8 K characters a turn for all of them together (these texts have no safe cuts: pieces of ≤ 512 bytes).
+    expect(seen.mostCharsBetweenTurns).toBeLessThanOrEqual(8 * KB + MAX_RUN_BYTES);
   });
 });
 

@@ -1,43 +1,72 @@
 /**
- * Counting a long prompt without holding the event loop: the same count as `countChatPromptTokens`, with a
- * turn of the event loop given back every `SLICE_CHARS` characters of text or `SLICE_MS` of counting, whichever
- * comes first. Ordinary text tokenizes at ~10 ms per 100 KB here; done in one piece, a 1 MB prompt would stall
- * every stream the gateway is relaying for ~100 ms.
+ * Counting a long prompt without holding the event loop: the same count as `countChatPromptTokens`, in pieces
+ * (pieces.ts: cut where the counts add up exactly, and where a run has no such place every MAX_RUN_BYTES, so no
+ * tokenizer call does unbounded work), with the event loop given its turns in between.
  *
- * Texts are cut where the pieces' counts add up to the whole's, and runs with no such place are cut every
- * MAX_RUN_BYTES (see pieces.ts): no single tokenizer call sees more than one bounded piece, whatever the text.
+ * One budget for every count in the process: per turn of the event loop, at most TURN_MS of counting or
+ * TURN_CHARS characters, whichever is spent first, whatever request the counts are for. A count that finds it
+ * spent waits in line (first come, first served) for the next turn, so however many long prompts are counted at
+ * once the loop still goes round every few milliseconds. Per-count slices would not do that: with four counts at
+ * once each took its slice in every loop iteration, and /health waited for all four.
  */
-import { setImmediate as nextTurn } from 'node:timers/promises';
 import { promptTokensWith } from './chat.js';
 import { spans } from './pieces.js';
 import { applyMargin, countPiece, type EncodingName, encodingFor } from './tokens.js';
 
 export { pieces } from './pieces.js';
 
-const SLICE_CHARS = 16 * 1024;
-/**
- * Counting time between turns. A forced-cut piece of a pathological run costs up to ~1 ms (pieces.ts), so the
- * characters alone do not bound a slice's time; with several long prompts counted at once each gets its slice
- * per loop iteration, and the loop still goes round every few tens of milliseconds.
- */
-const SLICE_MS = 3;
+/** How texts are cut for counting: ordinary prose at ~0.3 µs a character, so a piece is ~1 ms. */
+const PIECE_CHARS = 4 * 1024;
+/** Counting per event-loop turn, for all counts together (a pathological piece costs well under 1 ms). */
+const TURN_MS = 2;
+const TURN_CHARS = 8 * 1024;
 
-/**
- * How much was counted since the last turn given back. Calls that share one (many small counts in a row, as
- * middle-out makes) give turns by their total, not each by its own.
- */
-export interface Pace {
-  sinceTurn: number;
-  /** performance.now() at the last turn (or the first count); set on first use. */
-  turnAt?: number;
+const line: Array<() => void> = [];
+let turnOpen = false;
+let turnStartedAt = 0;
+let turnChars = 0;
+
+function beginTurn(): void {
+  turnOpen = true;
+  turnStartedAt = performance.now();
+  turnChars = 0;
+  // The turn ends at the next check phase, after the loop has polled for I/O; the next in line begins another.
+  setImmediate(endTurn);
 }
 
-export async function countChatPromptTokensAsync(
-  body: Record<string, unknown>,
-  model: string,
-  sliceChars = SLICE_CHARS,
-  pace: Pace = { sinceTurn: 0 },
-): Promise<number> {
+function endTurn(): void {
+  turnOpen = false;
+  next();
+}
+
+function spent(): boolean {
+  return turnChars >= TURN_CHARS || performance.now() - turnStartedAt >= TURN_MS;
+}
+
+/** Resumes the first count in line: now, if the turn has budget left (or none is open); else the turn's end will. */
+function next(): void {
+  if (line.length === 0) return;
+  if (!turnOpen) beginTurn();
+  else if (spent()) return;
+  line.shift()!();
+}
+
+/** Undefined when the caller may count its next piece now; else a promise of its turn. */
+function mayGoOn(): Promise<void> | undefined {
+  if (line.length === 0) {
+    if (!turnOpen) {
+      beginTurn();
+      return undefined;
+    }
+    if (!spent()) return undefined;
+  }
+  return new Promise<void>((resume) => {
+    line.push(resume);
+    next();
+  });
+}
+
+export async function countChatPromptTokensAsync(body: Record<string, unknown>, model: string, pieceChars = PIECE_CHARS): Promise<number> {
   const choice = encodingFor(model);
   const texts: string[] = [];
   // The structure's own tokens, with every text set aside for counting below.
@@ -45,29 +74,29 @@ export async function countChatPromptTokensAsync(
     texts.push(text);
     return 0;
   });
-  for (const text of texts) total += await countSliced(text, choice.encoding, sliceChars, pace);
+  for (const text of texts) total += await countInTurns(text, choice.encoding, pieceChars);
   return applyMargin(total, choice);
 }
 
-/** `countTextTokens`, in slices with event-loop turns between them. */
-export async function countTextTokensAsync(text: string, model: string, sliceChars = SLICE_CHARS): Promise<number> {
+/** `countTextTokens`, in pieces with event-loop turns between them. */
+export async function countTextTokensAsync(text: string, model: string, pieceChars = PIECE_CHARS): Promise<number> {
   const choice = encodingFor(model);
-  return applyMargin(await countSliced(text, choice.encoding, sliceChars, { sinceTurn: 0 }), choice);
+  return applyMargin(await countInTurns(text, choice.encoding, pieceChars), choice);
 }
 
-/** `countEncodedTokens`, piece by piece, with a turn given back whenever `pace` has used up a slice. */
-async function countSliced(text: string, encoding: EncodingName, sliceChars: number, pace: Pace): Promise<number> {
+/** `countEncodedTokens`, piece by piece, each piece counted when the shared budget allows. */
+async function countInTurns(text: string, encoding: EncodingName, pieceChars: number): Promise<number> {
   if (text.length === 0) return 0;
-  pace.turnAt ??= performance.now();
   let total = 0;
-  for (const [from, to, forced] of spans(text, sliceChars)) {
-    total += countPiece(from === 0 && to === text.length ? text : text.slice(from, to), encoding, forced);
-    pace.sinceTurn += to - from;
-    if (pace.sinceTurn >= sliceChars || performance.now() - pace.turnAt >= SLICE_MS) {
-      await nextTurn();
-      pace.sinceTurn = 0;
-      pace.turnAt = performance.now();
+  try {
+    for (const [from, to, forced] of spans(text, pieceChars)) {
+      const wait = mayGoOn();
+      if (wait) await wait;
+      total += countPiece(from === 0 && to === text.length ? text : text.slice(from, to), encoding, forced);
+      turnChars += to - from;
     }
+  } finally {
+    next(); // what is left of the turn goes to the next in line
   }
   return total;
 }

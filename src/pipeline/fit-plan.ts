@@ -126,10 +126,9 @@ export class Fitter {
     const reserve = reserveOf(w);
     const budget = budgetOf(largest);
     // Its counts (the whole prompt's is known already; each removed message; what is kept) run to the prompt's
-    // length again: in slices, paced together, so that the loop gets its turns.
-    const pace = { sinceTurn: 0 };
+    // length again: counted async, they share the process's per-turn counting budget, so the loop gets its turns.
     const count = (body: Record<string, unknown>) =>
-      body === estimate.body ? estimate.tokens(w.model) : countChatPromptTokensAsync(body, w.model, undefined, pace);
+      body === estimate.body ? estimate.tokens(w.model) : countChatPromptTokensAsync(body, w.model);
     const result = await middleOut(estimate.body, budget, count);
     if (!result) return undefined;
     const trimmed = new PromptEstimate(result.body, undefined);
