@@ -1,6 +1,6 @@
 import { configDefaults, defineConfig } from 'vitest/config';
 
-const CHAOS = ['test/chaos.test.ts', 'test/chaos-streams.test.ts', 'test/chaos-hardening.test.ts'];
+const CHAOS = ['test/chaos.test.ts', 'test/chaos-streams.test.ts', 'test/chaos-hardening.test.ts', 'test/chaos-ratelimit.test.ts'];
 // Busy both cores for seconds (1,000-request scenarios, the bench's child processes): run on their own, so they
 // do not slow each other or the rest of the suite towards its timeouts.
 const SERIAL = [...CHAOS, 'test/bench.smoke.test.ts'];

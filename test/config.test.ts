@@ -120,6 +120,8 @@ describe('parseConfig', () => {
       max_retry_after_ms: 60000,
       budget_ratio: 0.1,
       max_fallbacks: 3,
+      max_attempts_per_request: 6,
+      failover_budget_ratio: 0.1,
     });
     expect(config.health).toEqual({ failure_threshold: 5, failure_ratio: 0.5, min_requests: 10, window_s: 30, cooldown_s: 30 });
     expect(config.models.a?.strategy).toBe('weighted');

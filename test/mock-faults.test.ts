@@ -3,7 +3,7 @@
 // fault schedule (script, default, seeded failure rate).
 import { APIConnectionError, APIConnectionTimeoutError, APIError, BadRequestError, RateLimitError } from 'openai';
 import { describe, expect, it } from 'vitest';
-import { type FaultPlan, FaultSchedule, startMock } from '../src/mock/index.js';
+import { type FaultPlan, FaultSchedule, startMock, validatePlan } from '../src/mock/index.js';
 import { StreamClock } from '../src/mock/respond.js';
 import { CHAT, client, dataOf, errorOf, post, withMock } from './mock-helpers.js';
 import { eventually } from './timing.js';
@@ -226,5 +226,15 @@ describe('mock: stream clock', () => {
     expect(clock.next()).toBe(0);
     t = 1101;
     expect(clock.next()).toBe(19);
+  });
+});
+
+describe('mock: a plan for a while (for_ms)', () => {
+  it('holds for requests within for_ms of the first one, then every request is healthy', () => {
+    const schedule = new FaultSchedule({ default: { status: 429, retry_after: 2 }, for_ms: 2000 }, 1);
+    const t0 = 1_000_000;
+    expect([t0, t0 + 10, t0 + 1999, t0 + 2000, t0 + 5000].map((t) => schedule.next(t)?.status ?? 200)).toEqual([429, 429, 429, 200, 200]);
+    expect(() => validatePlan({ for_ms: -1 })).toThrow(/plan\.for_ms must be a non-negative number/);
+    expect(validatePlan({ script: [{ status: 500 }], for_ms: 50 })).toEqual({ script: [{ status: 500 }], for_ms: 50 });
   });
 });

@@ -1,5 +1,9 @@
 import { describe, expect, it } from 'vitest';
+import { resolveConfig } from '../src/config/index.js';
 import { mulberry32 as seeded } from '../src/mock/faults.js';
+import { chooseTarget } from '../src/pipeline/choose.js';
+import { Deployments } from '../src/pipeline/deployments.js';
+import { buildRoutes } from '../src/routing/routes.js';
 import {
   backoffCap,
   DEFAULT_RETRY_BUDGET,
@@ -159,5 +163,96 @@ describe('RetryBudget', () => {
     expect(() => new RetryBudget({ ratio: 0.1, min_per_window: Number.NaN, window_s: 10 })).toThrow(RangeError);
     expect(() => new RetryBudget({ ratio: 0.1, min_per_window: 10, window_s: 0 })).toThrow(RangeError);
     expect(() => new RetryBudget(DEFAULT_RETRY_BUDGET).tryRetry(Number.NaN)).toThrow(RangeError);
+  });
+});
+
+/** One model over deployments `a/x`, `b/x`, …: the pure decision of where a request's next attempt goes. */
+function model(providers: string[], retry: Record<string, unknown> = {}) {
+  const config = resolveConfig({
+    retry,
+    providers: Object.fromEntries(providers.map((p) => [p, { type: 'openai', api_key: `sk-${p}`, base_url: 'http://127.0.0.1:9/v1' }])),
+    models: { m: { targets: providers.map((provider) => ({ provider, model: 'x' })) } },
+  });
+  return { config, route: buildRoutes(config).get('m')!, deployments: new Deployments(config) };
+}
+
+describe('where the next attempt goes (chooseTarget)', () => {
+  const T0 = 1_767_225_600_000;
+
+  it('a 429 without a hint: the retry of the only deployment is a backed-off retry, not a wait for a fixed 1 s', () => {
+    const { route, deployments } = model(['a']);
+    deployments.health('a/x').recordFailure(T0, 'rate_limited');
+    // 'wait' would sleep until T0 + 1000 exactly: every request that met the 429 retrying together (issue 20.1).
+    const choice = chooseTarget('chat', route, deployments, new Set(), new Set(['a/x']), T0 + 1, Math.random);
+    expect(choice).toMatchObject({ type: 'retry', target: { deployment: { id: 'a/x' } } });
+    // A retry's delay is the full-jitter draw, growing with the retry index, as after a 5xx.
+    const draws = [0, 0.5, 0.999].map((r) => retryDelay({ retryIndex: 1, baseMs: 500, maxMs: 8000, rand: () => r }));
+    expect(draws).toEqual([0, 500, 999]);
+  });
+
+  it('a 429 without a hint steers new requests to another deployment for 1 s, then the deployment is back', () => {
+    const { route, deployments } = model(['a', 'b']);
+    deployments.health('a/x').recordFailure(T0, 'rate_limited');
+    const rand = seeded(7);
+    const pick = (now: number) => {
+      const c = chooseTarget('chat', route, deployments, new Set(), new Set(), now, rand);
+      return c.type === 'fresh' ? c.target.deployment.id : c.type;
+    };
+    const during = Array.from({ length: 200 }, () => pick(T0 + 500));
+    expect(new Set(during)).toEqual(new Set(['b/x']));
+    const after = Array.from({ length: 200 }, () => pick(T0 + 1000));
+    expect(new Set(after)).toEqual(new Set(['a/x', 'b/x']));
+  });
+
+  it('without failover, only the deployments the request has tried are offered: a retry, a wait, or none', () => {
+    const { route, deployments } = model(['a', 'b', 'c']);
+    const tried = new Set(['a/x']);
+    for (let i = 0; i < 100; i++) {
+      const c = chooseTarget('chat', route, deployments, new Set(), tried, T0, Math.random, { failover: false });
+      expect(c).toMatchObject({ type: 'retry', target: { deployment: { id: 'a/x' } } });
+    }
+    deployments.health('a/x').recordFailure(T0, 'rate_limited', 2000);
+    expect(chooseTarget('chat', route, deployments, new Set(), tried, T0, Math.random, { failover: false })).toMatchObject({
+      type: 'wait',
+      until: T0 + 2000,
+    });
+    expect(chooseTarget('chat', route, deployments, new Set(['a/x']), tried, T0, Math.random, { failover: false }).type).toBe('none');
+    // With failover (the default) an untried deployment comes first, at once.
+    expect(chooseTarget('chat', route, deployments, new Set(), tried, T0, Math.random).type).toBe('fresh');
+  });
+});
+
+describe('the failover budget (per model)', () => {
+  const T0 = 1_767_225_600_000;
+
+  it('allows failover_budget_ratio × the model\'s requests + 10 failovers per 10 s window', () => {
+    const { config, deployments } = model(['a', 'b']);
+    expect(config.retry.failover_budget_ratio).toBe(0.1);
+    const budget = deployments.failovers('m');
+    expect(budget).toBe(deployments.failovers('m'));
+    expect(budget.policy).toEqual({ ratio: 0.1, min_per_window: 10, window_s: 10 });
+    for (let i = 0; i < 200; i++) budget.recordAttempt(T0);
+    let granted = 0;
+    while (budget.tryRetry(T0 + 1)) granted++;
+    expect(granted).toBe(30);
+  });
+
+  it('takes its ratio from retry.failover_budget_ratio, and a reload under the same ratio keeps it', () => {
+    const { config, deployments } = model(['a', 'b'], { failover_budget_ratio: 0.5 });
+    const budget = deployments.failovers('m');
+    expect(budget.policy.ratio).toBe(0.5);
+    expect(deployments.carryTo(config, ['a/x', 'b/x']).failovers('m')).toBe(budget);
+    const stricter = model(['a', 'b'], { failover_budget_ratio: 0.2 }).config;
+    expect(deployments.carryTo(stricter, ['a/x', 'b/x']).failovers('m')).not.toBe(budget);
+  });
+
+  it('retry.max_attempts_per_request: 6 by default, and per model', () => {
+    expect(model(['a']).config.retry.max_attempts_per_request).toBe(6);
+    const config = resolveConfig({
+      retry: { max_attempts_per_request: 4 },
+      providers: { a: { type: 'openai', api_key: 'sk-a', base_url: 'http://127.0.0.1:9/v1' } },
+      models: { m: { targets: [{ provider: 'a', model: 'x' }] }, n: { targets: [{ provider: 'a', model: 'x' }], retry: { max_attempts_per_request: 2 } } },
+    });
+    expect([config.retry.max_attempts_per_request, config.models.m!.retry.max_attempts_per_request, config.models.n!.retry.max_attempts_per_request]).toEqual([4, 4, 2]);
   });
 });

@@ -162,10 +162,44 @@ describe('DeploymentHealth cooldowns', () => {
     expect(h.tryAcquire(T0 + 2500)).toBe(true);
   });
 
-  it('a 429 with no hint cools it down for 1 s', () => {
+  it('a 429 with no hint imposes no wait (the retry backs off with jitter): the deployment is only steered around for 1 s', () => {
     const h = health();
     h.recordFailure(T0, 'rate_limited');
-    expect(h.availability(T0)).toMatchObject({ state: 'rate_limited', until: T0 + 1000 });
+    // A fixed 1 s hold released every request that met it at the same instant (issue 20.1).
+    expect(h.availability(T0)).toEqual({ available: true, state: 'healthy' });
+    expect(h.tryAcquire(T0)).toBe(true);
+    expect([h.throttled(T0), h.throttled(T0 + 999), h.throttled(T0 + 1000)]).toEqual([true, true, false]);
+    h.recordFailure(T0 + 500, 'rate_limited');
+    expect(h.throttled(T0 + 1499)).toBe(true);
+    expect(h.withPolicy({ ...policy, cooldown_s: 1 }).throttled(T0 + 1499)).toBe(true); // a reload keeps it
+  });
+
+  it('a burst of 429s is one cooldown: answers of the same burst, ms apart, do not push it further', () => {
+    const h = health();
+    h.recordFailure(T0, 'rate_limited', 2000);
+    // Requests that were in flight when the first answer came: "Retry-After: 2" each, from a little later.
+    for (const at of [T0 + 3, T0 + 40, T0 + 400, T0 + 990]) h.recordFailure(at, 'rate_limited', 2000);
+    expect(h.availability(T0 + 1000)).toMatchObject({ state: 'rate_limited', until: T0 + 2000 });
+    expect(h.availability(T0 + 2000)).toEqual({ available: true, state: 'healthy' });
+  });
+
+  it('a 429 of the burst whose hint reaches more than 1 s further (a later date, a longer window) does extend it', () => {
+    const h = health();
+    h.recordFailure(T0, 'rate_limited', 2000);
+    h.recordFailure(T0 + 10, 'rate_limited', 2990); // T0 + 3000: within the 1 s resolution of Retry-After
+    expect(h.availability(T0).until).toBe(T0 + 2000);
+    h.recordFailure(T0 + 20, 'rate_limited', 4980); // T0 + 5000
+    expect(h.availability(T0).until).toBe(T0 + 5000);
+    // Once it has passed, the next 429 is a new cooldown, whatever its length.
+    h.recordFailure(T0 + 5000, 'rate_limited', 300);
+    expect(h.availability(T0 + 5001)).toMatchObject({ state: 'rate_limited', until: T0 + 5300 });
+  });
+
+  it('a burst of 503s with Retry-After is one cooldown too', () => {
+    const h = health({ failure_threshold: 100, min_requests: 100 });
+    h.recordFailure(T0, 'overloaded', 2000);
+    for (const at of [T0 + 5, T0 + 50, T0 + 500]) h.recordFailure(at, 'overloaded', 2000);
+    expect(h.availability(T0 + 1000)).toMatchObject({ state: 'cooling_down', until: T0 + 2000 });
   });
 
   it('a later, longer 429 extends the cooldown; a shorter one does not shorten it', () => {
@@ -238,7 +272,7 @@ describe('DeploymentHealth inflight and latency', () => {
     h.release();
     h.release();
     expect(h.inflight).toBe(0);
-    h.recordFailure(T0, 'rate_limited');
+    h.recordFailure(T0, 'rate_limited', 1000);
     expect(h.tryAcquire(T0)).toBe(false);
     expect(h.inflight).toBe(0);
   });

@@ -32,6 +32,8 @@ export const DEFAULTS = {
     max_retry_after_ms: 60_000,
     budget_ratio: 0.1,
     max_fallbacks: 3,
+    max_attempts_per_request: 6,
+    failover_budget_ratio: 0.1,
   } satisfies RetryPolicy,
   health: { failure_threshold: 5, failure_ratio: 0.5, min_requests: 10, window_s: 30, cooldown_s: 30 } satisfies HealthPolicyConfig,
   strategy: 'weighted' satisfies Strategy,
@@ -166,6 +168,8 @@ const RetrySchema = section({
   max_retry_after_ms: nonNegativeInteger().default(DEFAULTS.retry.max_retry_after_ms),
   budget_ratio: fraction().default(DEFAULTS.retry.budget_ratio),
   max_fallbacks: nonNegativeInteger().default(DEFAULTS.retry.max_fallbacks),
+  max_attempts_per_request: positiveInteger().default(DEFAULTS.retry.max_attempts_per_request),
+  failover_budget_ratio: fraction().default(DEFAULTS.retry.failover_budget_ratio),
 });
 
 const HealthSchema = section({
@@ -190,7 +194,9 @@ const RetryOverridesSchema = section({
   max_delay_ms: positiveInteger().optional(),
   max_retry_after_ms: nonNegativeInteger().optional(),
   max_fallbacks: nonNegativeInteger().optional(),
+  max_attempts_per_request: positiveInteger().optional(),
   // budget_ratio is global only: the budget belongs to a deployment, which several models may share.
+  // failover_budget_ratio too: one setting for "failovers ≤ this share of traffic", like retries.
 });
 
 const StreamingSchema = section({

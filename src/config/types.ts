@@ -27,6 +27,16 @@ export interface RetryPolicy {
   budget_ratio: number;
   /** How many fallback models a request may move on to. */
   max_fallbacks: number;
+  /**
+   * Upstream attempts one request may make in all: every deployment and fallback model, hedges and stream resumes
+   * included (the requested model's value applies).
+   */
+  max_attempts_per_request: number;
+  /**
+   * Failovers (a request's attempt at another deployment of the same model after one failed) allowed per model as a
+   * fraction of the model's requests, plus 10 per 10 s window, like the retry budget.
+   */
+  failover_budget_ratio: number;
 }
 
 export interface HealthPolicyConfig {

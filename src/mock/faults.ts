@@ -76,6 +76,11 @@ export interface FaultPlan {
   failure_rate?: number;
   /** Chosen uniformly with the seeded PRNG. */
   mix?: Fault[];
+  /**
+   * The plan holds for requests arriving within this many ms of the first one; every later request is healthy.
+   * A rate limit exhausted for a while (`default: { status: 429, retry_after: 2 }, for_ms: 2000`), an outage that ends.
+   */
+  for_ms?: number;
 }
 
 export type Outcome =
@@ -120,6 +125,8 @@ function copyFault(fault: Fault): Fault {
 export class FaultSchedule {
   private position = 0;
   private readonly random: () => number;
+  /** Arrival of the first request under this plan (`for_ms` counts from it). */
+  private firstAt: number | undefined;
 
   constructor(
     private readonly plan: FaultPlan,
@@ -129,7 +136,9 @@ export class FaultSchedule {
   }
 
   /** The fault for the next request, or null for a healthy one. Returns a copy the caller may keep. */
-  next(): Fault | null {
+  next(now: number = Date.now()): Fault | null {
+    this.firstAt ??= now;
+    if (this.plan.for_ms !== undefined && now - this.firstAt >= this.plan.for_ms) return null;
     const index = this.position++;
     const { script = [], failure_rate = 0, mix = [] } = this.plan;
     let fault: Fault | undefined;
@@ -272,7 +281,7 @@ function checkFaultList(value: unknown, path: string): Fault[] {
 /** Validates an untrusted plan; throws `PlanError` naming the first bad field. Returns a private copy. */
 export function validatePlan(value: unknown): FaultPlan {
   if (!isObject(value)) throw new PlanError('', 'must be a JSON object');
-  const known = ['default', 'script', 'failure_rate', 'mix'];
+  const known = ['default', 'script', 'failure_rate', 'mix', 'for_ms'];
   for (const key of Object.keys(value)) {
     if (!known.includes(key)) throw new PlanError(key, `is not a plan field (known: ${known.join(', ')})`);
   }
@@ -285,6 +294,11 @@ export function validatePlan(value: unknown): FaultPlan {
     if (typeof rate !== 'number' || !(rate >= 0 && rate <= 1)) throw new PlanError('failure_rate', 'must be a number from 0 to 1');
     if (rate > 0 && !plan.mix?.length) throw new PlanError('mix', 'must list at least one fault when failure_rate > 0');
     plan.failure_rate = rate;
+  }
+  if (value.for_ms !== undefined) {
+    const problem = nonNegative(value.for_ms);
+    if (problem) throw new PlanError('for_ms', problem);
+    plan.for_ms = value.for_ms as number;
   }
   return structuredClone(plan);
 }

@@ -21,6 +21,14 @@ export function supports(t: RoutedTarget, op: Operation): boolean {
   return !adapterFor(t.deployment.provider.type).unsupported?.includes(op);
 }
 
+export interface ChooseOptions {
+  /**
+   * May the request go to a deployment it has not tried (default true)? False once the model's failover budget has
+   * refused it: then only a retry of a tried deployment, or a wait for one, is left.
+   */
+  failover?: boolean;
+}
+
 export function chooseTarget(
   op: Operation,
   route: Route,
@@ -29,12 +37,14 @@ export function chooseTarget(
   tried: ReadonlySet<string>,
   now: number,
   rand: () => number,
+  options: ChooseOptions = {},
 ): Choice {
+  const failover = options.failover ?? true;
   const available: RoutedTarget[] = [];
   let earliest: { until: number; deployment: Deployment } | undefined;
   for (const t of route.targets) {
     const id = t.deployment.id;
-    if (excluded.has(id) || !supports(t, op)) continue;
+    if (excluded.has(id) || !supports(t, op) || (!failover && !tried.has(id))) continue;
     const a = deployments.health(id).availability(now);
     if (a.available) available.push(t);
     // Only an upstream's own hint is worth waiting for; an open breaker means "go elsewhere".
@@ -42,8 +52,11 @@ export function chooseTarget(
       earliest = { until: a.until, deployment: t.deployment };
     }
   }
-  const fresh = available.filter((t) => !tried.has(t.deployment.id));
-  const pool = fresh.length > 0 ? fresh : available;
+  // A deployment that just answered 429 without a hint is not waited for, but the traffic that can go elsewhere does.
+  const unthrottled = available.filter((t) => !deployments.health(t.deployment.id).throttled(now));
+  const usable = unthrottled.length > 0 ? unthrottled : available;
+  const fresh = usable.filter((t) => !tried.has(t.deployment.id));
+  const pool = fresh.length > 0 ? fresh : usable;
   if (pool.length > 0) {
     const index = pickCandidate(route.model.strategy, pool.map((t) => candidate(t, deployments, now)), rand);
     return { type: fresh.length > 0 ? 'fresh' : 'retry', target: pool[index] ?? pool[0]! };

@@ -47,8 +47,9 @@ export interface PipelineOptions {
 /**
  * THE decision loop, and the only place that retries. For each model in the chain (the requested one, then
  * its fallbacks), attempts go to available deployments chosen by the model's strategy: a fresh deployment at
- * once, the same one again only after a jittered backoff that honours the upstream's hint and only within the
- * deployment's retry budget. Every wait spends from the request's deadline; nothing sleeps past it.
+ * once (after a failure, within the model's failover budget), the same one again only after a jittered backoff
+ * or the upstream's cooldown and only within the deployment's retry budget; never more than
+ * `retry.max_attempts_per_request` in all. Every wait spends from the request's deadline; nothing sleeps past it.
  */
 export class Pipeline {
   readonly deployments: Deployments;
@@ -111,7 +112,8 @@ export class Pipeline {
         }
         last = outcome.error;
         if (!outcome.attempted) unavailable.push(outcome.error);
-        if (deadline.signal.aborted) break;
+        // Spent attempts end the chain here, so the answer is the last upstream error, not "no attempts left".
+        if (deadline.signal.aborted || attempts.length >= primary.model.retry.max_attempts_per_request) break;
         route = chain.next(last.kind);
       }
       if (attempts.length === 0 && tooLong) throw new PipelineFailure(tooLong, attempts);
@@ -188,6 +190,8 @@ export class Pipeline {
     scope: Scope = {},
   ): Promise<ModelOutcome> {
     const { retry, timeouts } = route.model;
+    const cap = req.route.model.retry.max_attempts_per_request; // the requested model's, across the whole chain
+    const failovers = this.deployments.failovers(route.model.name);
     const excluded = new Set<string>(); // not to be used again by this request (hung, bad key, unknown model)
     const tried = new Set<string>(scope.avoid ? [scope.avoid] : []);
     let last: GatewayError | undefined;
@@ -196,6 +200,7 @@ export class Pipeline {
     let waitedForHint = 0; // time spent in 'wait', reported on the attempt that follows it
     let prepaid = false; // the retry after a 'wait' was already charged to the budget and needs no extra backoff
     let attempted = false;
+    let failover = true; // false once the model's failover budget refused: tried deployments only
     const stop = (error: GatewayError | undefined): ModelOutcome => ({
       ok: false,
       error: error ?? unavailableError(route, this.deployments, Date.now()),
@@ -219,8 +224,9 @@ export class Pipeline {
     }
     for (let n = 0; n < retry.max_attempts; ) {
       if (deadline.signal.aborted) return stop(abortError(deadline));
+      if (attempts.length >= cap) return stop(last ?? attemptsSpent(cap));
       const now = Date.now();
-      const choice: Choice = chooseTarget(req.op, route, this.deployments, excluded, tried, now, this.rand);
+      const choice: Choice = chooseTarget(req.op, route, this.deployments, excluded, tried, now, this.rand, { failover });
       let waitedMs = 0;
       if (choice.type === 'none') return stop(last ?? choice.error);
       if (choice.type === 'wait') {
@@ -229,7 +235,8 @@ export class Pipeline {
         if (wait > retry.max_retry_after_ms || wait >= deadline.remaining(now) || waits++ >= retry.max_attempts) {
           return stop(last ?? choice.error);
         }
-        if (!this.deployments.budget(choice.deployment.id).tryRetry(now)) return stop(last ?? choice.error);
+        // Charged once: a waiter that wakes a moment early and waits the rest has not cost the upstream anything more.
+        if (!prepaid && !this.deployments.budget(choice.deployment.id).tryRetry(now)) return stop(last ?? choice.error);
         await sleep(wait, deadline.signal).catch(() => undefined);
         waitedForHint += wait;
         prepaid = true;
@@ -253,6 +260,14 @@ export class Pipeline {
         excluded.add(d.id); // a half-open probe is already out; don't count this as an attempt
         continue;
       }
+      // Another deployment after a failure is an extra attempt too: the model's failover budget pays for it, or the
+      // request keeps to the deployments it has tried (a retry after a backoff, or a wait for a cooldown).
+      if (choice.type === 'fresh' && attempted && !failovers.tryRetry(Date.now())) {
+        health.release();
+        failover = false;
+        continue;
+      }
+      if (!attempted) failovers.recordAttempt(Date.now());
       if (choice.type === 'fresh') this.deployments.budget(d.id).recordAttempt(Date.now());
       prepaid = false;
       n++;
@@ -277,7 +292,9 @@ export class Pipeline {
           const won = await commitStream(launch, {
             afterMs,
             hedge: () =>
-              launchHedge({ op: req.op, route, slow: d, input, excluded, tried, attempts, resume: scope.allow !== undefined }, this.deployments, this.rand),
+              attempts.length < cap
+                ? launchHedge({ op: req.op, route, slow: d, input, excluded, tried, attempts, resume: scope.allow !== undefined }, this.deployments, this.rand)
+                : undefined,
             deadline: deadline.signal,
             onHedge: (winner) => this.metrics?.hedges.inc({ model: route.model.name, winner }),
           });
@@ -354,6 +371,14 @@ function withAcceptedMeta(req: GatewayRequest, fallback: string | undefined, app
 
 function wantsTransform(req: GatewayRequest, route: Route): boolean {
   return route.model.transforms.includes('middle-out') || (req.transforms?.includes('middle-out') ?? false);
+}
+
+/** When a model is reached with the request's attempts already spent (a stream's continuation): nothing to try. */
+function attemptsSpent(cap: number): GatewayError {
+  return new GatewayError('unavailable', `The request has made its ${cap} upstream attempts (retry.max_attempts_per_request)`, {
+    code: 'attempts_exhausted',
+    retryable: false,
+  });
 }
 
 function abortError(deadline: Deadline): GatewayError {

@@ -31,8 +31,18 @@ export interface Availability {
 /** Kinds that say something about the deployment rather than the request. */
 const BREAKER_KINDS: ReadonlySet<ErrorKind> = new Set(['server', 'overloaded', 'timeout', 'connection']);
 
-/** Wait after a 429 that carried no hint: long enough to stop a retry storm, short enough to not lose capacity. */
-const DEFAULT_RATE_LIMIT_MS = 1000;
+/**
+ * After a 429 that carried no hint, how long new requests go to other deployments first. No wait is imposed: a fixed
+ * one released every request that met the 429 at the same instant; the request's own retry backs off with full
+ * jitter instead, as after a 5xx, within the retry budget.
+ */
+const THROTTLE_MS = 1000;
+
+/**
+ * The resolution of an upstream's wait hint: `Retry-After` is whole seconds, so answers of one burst a few ms apart
+ * name the same moment give or take this much (see `extendHold`).
+ */
+const HINT_RESOLUTION_MS = 1000;
 
 /** Time constant of the latency decay (Finagle's default for peak-EWMA). */
 const LATENCY_TAU_MS = 10_000;
@@ -92,6 +102,20 @@ function longer(current: Hold | undefined, until: number, reason: string): Hold 
   return current && current.until >= until ? current : { until, reason };
 }
 
+/**
+ * An upstream's wait hint from a failed attempt, against the hold in force. While a hold is in force no attempt
+ * starts (tryAcquire refuses), so a hint arriving then comes from an attempt that was already in flight when the
+ * hold was learned: the same burst. Its "Retry-After: 2", read a few ms later, names the same reset within the
+ * header's resolution; letting it push the hold on would make one cooldown a receding one, and the requests
+ * waiting for it would wake to find it moved. So it extends the hold only when it reaches more than
+ * HINT_RESOLUTION_MS further (a later absolute date, a longer window): news the first answer did not carry.
+ * Once the hold has passed, the next hint is a new cooldown, whatever its length.
+ */
+function extendHold(current: Hold | undefined, now: number, until: number, reason: string): Hold {
+  if (!current || now >= current.until) return { until, reason };
+  return until > current.until + HINT_RESOLUTION_MS ? { until, reason } : current;
+}
+
 export class DeploymentHealth {
   readonly id: string;
   readonly policy: HealthPolicy;
@@ -107,6 +131,8 @@ export class DeploymentHealth {
   private rateLimit: Hold | undefined;
   /** Retry-After on a 5xx-class failure: the upstream is down for a while, not merely throttling us. */
   private cooldown: Hold | undefined;
+  /** A 429 without a hint: until then new requests prefer other deployments (see THROTTLE_MS). */
+  private throttledUntil = 0;
   private latencyMs: number | undefined;
   private latencyAt = 0;
 
@@ -174,15 +200,20 @@ export class DeploymentHealth {
       return;
     }
     if (kind === 'rate_limited') {
-      const until = now + (retryAfterMs ?? DEFAULT_RATE_LIMIT_MS);
-      this.rateLimit = longer(this.rateLimit, until, 'upstream rate limit (429)');
+      if (retryAfterMs === undefined) this.throttledUntil = Math.max(this.throttledUntil, now + THROTTLE_MS);
+      else this.rateLimit = extendHold(this.rateLimit, now, now + retryAfterMs, 'upstream rate limit (429)');
       return;
     }
     if (!BREAKER_KINDS.has(kind)) return; // the request's fault, not the deployment's
     if (retryAfterMs !== undefined) {
-      this.cooldown = longer(this.cooldown, now + retryAfterMs, `upstream asked to retry after ${retryAfterMs} ms (${kind})`);
+      this.cooldown = extendHold(this.cooldown, now, now + retryAfterMs, `upstream asked to retry after ${retryAfterMs} ms (${kind})`);
     }
     this.countFailure(now, kind);
+  }
+
+  /** A 429 without a hint came lately: available, but other deployments first (the pipeline's choice). */
+  throttled(now: number): boolean {
+    return now < this.throttledUntil;
   }
 
   markExhausted(until: number): void {
@@ -218,6 +249,7 @@ export class DeploymentHealth {
     next.consecutiveFailures = this.consecutiveFailures;
     next.rateLimit = this.rateLimit;
     next.cooldown = this.cooldown;
+    next.throttledUntil = this.throttledUntil;
     next.latencyMs = this.latencyMs;
     next.latencyAt = this.latencyAt;
     return next;
