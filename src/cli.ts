@@ -1,5 +1,7 @@
 #!/usr/bin/env node
 import { readFileSync } from 'node:fs';
+import { isAbsolute, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { catalogJson, configJson, formatCatalog, formatConfigReport, toJson } from './accounting/report.js';
 import { ConfigError, describeConfig, loadConfigFile } from './config/index.js';
@@ -27,10 +29,25 @@ function ratio(value: string): number {
 
 function configPath(path: string | undefined): string {
   const file = path ?? process.env.LIFELINE_CONFIG;
-  if (!file) {
-    fail('no config file: pass --config FILE or set LIFELINE_CONFIG (try examples/demo.yaml)');
-  }
+  if (!file) fail(`no config file: pass --config FILE or set LIFELINE_CONFIG.\n${tryItHint()}`);
   return file;
+}
+
+/**
+ * A way to try the gateway with no keys that works as written: examples/mock.yaml needs only `lifeline mock` on
+ * its default port. The path is the shipped file's, as seen from here, so it is right in a clone and in an app
+ * that installed the package alike.
+ */
+function tryItHint(): string {
+  const example = fileURLToPath(new URL('../examples/mock.yaml', import.meta.url));
+  const shown = relative(process.cwd(), example);
+  const path = shown.startsWith('..') || isAbsolute(shown) ? example : shown;
+  return [
+    'To try it with no API keys, run the mock provider and then, in a second terminal, the gateway on a config that uses it:',
+    '  npx lifeline mock',
+    `  npx lifeline serve --config ${path}`,
+    'then send OpenAI-style requests to http://127.0.0.1:4000/v1 (README: "Quick start").',
+  ].join('\n');
 }
 
 function loadOrExit(path: string | undefined): Config {

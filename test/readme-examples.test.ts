@@ -1,0 +1,92 @@
+/**
+ * What a newcomer follows must work as written: the CLI's hint when no config is given, the example configs in
+ * examples/, and every fenced block in README.md.
+ */
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import OpenAI from 'openai';
+import { describe, expect, it } from 'vitest';
+
+const ROOT = join(import.meta.dirname, '..');
+const CLI = join(ROOT, 'dist', 'cli.js');
+
+/** The environment without a config: what a newcomer has before reading anything. */
+function bareEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env, ...extra };
+  delete env.LIFELINE_CONFIG;
+  return env;
+}
+
+/**
+ * Starts a long-running `lifeline` command (`npx lifeline …` in the docs: the same bin, spawned directly to skip
+ * npx's start-up) and resolves with the URL it prints once it listens.
+ */
+function startCli(args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<{ child: ChildProcess; url: string }> {
+  const child = spawn(process.execPath, [CLI, ...args], { cwd: opts.cwd ?? ROOT, env: opts.env ?? bareEnv(), stdio: ['ignore', 'ignore', 'pipe'] });
+  let err = '';
+  return new Promise((resolvePromise, reject) => {
+    child.stderr!.on('data', (d) => {
+      err += d;
+      const m = /(?:listening on|mock on) (http:\/\/\S+)/.exec(err);
+      if (m) resolvePromise({ child, url: m[1]! });
+    });
+    child.once('exit', (code) => reject(new Error(`lifeline ${args.join(' ')} exited ${code}:\n${err}`)));
+  });
+}
+
+async function stop(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null) return;
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill('SIGTERM');
+  await exited;
+}
+
+/** The `npx lifeline …` lines of the hint, as argument lists. */
+function hintCommands(stderr: string): string[][] {
+  return [...stderr.matchAll(/^ {2}npx lifeline (.+)$/gm)].map((m) => m[1]!.trim().split(/\s+/));
+}
+
+describe('the CLI, started without a config', () => {
+  it('says what to pass, and how to try it with no keys: commands that, followed, answer a request', async () => {
+    const res = spawnSync(process.execPath, [CLI, 'serve'], { cwd: ROOT, env: bareEnv(), encoding: 'utf8' });
+    expect(res.status).toBe(2);
+    expect(res.stderr).toMatch(/pass --config FILE or set LIFELINE_CONFIG/);
+    const [mockArgs, serveArgs] = hintCommands(res.stderr);
+    expect(mockArgs?.[0]).toBe('mock');
+    expect(serveArgs?.[0]).toBe('serve');
+    const config = serveArgs![serveArgs!.indexOf('--config') + 1]!;
+    expect(existsSync(resolve(ROOT, config)), config).toBe(true);
+
+    // As written, except for the ports: the mock's default (9100) and the gateway's (4000) may be taken here.
+    // LIFELINE_MOCK_URL is the config's own way to point at a mock elsewhere (its default is 9100).
+    const mock = await startCli([...mockArgs!, '--port', '0']);
+    try {
+      const gateway = await startCli([...serveArgs!, '--port', '0'], { env: bareEnv({ LIFELINE_MOCK_URL: mock.url }) });
+      try {
+        const client = new OpenAI({ baseURL: `${gateway.url}/v1`, apiKey: 'anything', maxRetries: 0 });
+        const { data } = await client.models.list();
+        expect(data.length).toBeGreaterThan(0);
+        for (const { id } of data) {
+          const res = await client.chat.completions.create({ model: id, messages: [{ role: 'user', content: 'Hi' }] });
+          expect(res.choices[0]?.message.content, id).toBeTruthy();
+        }
+      } finally {
+        await stop(gateway.child);
+      }
+    } finally {
+      await stop(mock.child);
+    }
+  });
+
+  it('names a config path that exists from wherever it is run (an app with the package installed, too)', () => {
+    const cwd = tmpdir();
+    const res = spawnSync(process.execPath, [CLI, 'check'], { cwd, env: bareEnv(), encoding: 'utf8' });
+    expect(res.status).toBe(2);
+    const serveArgs = hintCommands(res.stderr).find((args) => args[0] === 'serve');
+    const config = serveArgs?.[serveArgs.indexOf('--config') + 1];
+    expect(config, res.stderr).toBeDefined();
+    expect(existsSync(resolve(cwd, config!)), config).toBe(true);
+  });
+});
