@@ -3,11 +3,12 @@
  * examples/, and every fenced block in README.md.
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import OpenAI from 'openai';
 import { describe, expect, it } from 'vitest';
+import { loadConfigFile } from '../src/config/index.js';
 
 const ROOT = join(import.meta.dirname, '..');
 const CLI = join(ROOT, 'dist', 'cli.js');
@@ -88,5 +89,51 @@ describe('the CLI, started without a config', () => {
     const config = serveArgs?.[serveArgs.indexOf('--config') + 1];
     expect(config, res.stderr).toBeDefined();
     expect(existsSync(resolve(cwd, config!)), config).toBe(true);
+  });
+});
+
+/** `${VAR}` references without a default: what a user must set. */
+function requiredVars(text: string): string[] {
+  return [...new Set([...text.matchAll(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g)].map((m) => m[1]!))];
+}
+
+const dummies = (names: string[]): NodeJS.ProcessEnv => Object.fromEntries(names.map((n) => [n, `dummy-${n.toLowerCase()}`]));
+
+describe('examples/production.yaml', () => {
+  const file = join(ROOT, 'examples', 'production.yaml');
+
+  it('passes `lifeline check` with its keys set (dummy values), and fails naming a key that is missing', () => {
+    const vars = requiredVars(readFileSync(file, 'utf8'));
+    expect(vars).toEqual(expect.arrayContaining(['OPENAI_API_KEY', 'ANTHROPIC_API_KEY']));
+    const ok = spawnSync(process.execPath, [CLI, 'check', '--config', file], { cwd: ROOT, env: bareEnv(dummies(vars)), encoding: 'utf8' });
+    expect(ok.status, ok.stderr).toBe(0);
+    expect(ok.stdout).toMatch(/fallbacks: /);
+    for (const v of vars) expect(ok.stdout).not.toContain(`dummy-${v.toLowerCase()}`);
+
+    const env = bareEnv(dummies(vars));
+    delete env.ANTHROPIC_API_KEY;
+    const missing = spawnSync(process.execPath, [CLI, 'check', '--config', file], { cwd: ROOT, env, encoding: 'utf8' });
+    expect(missing.status).toBe(2);
+    expect(missing.stderr).toContain('ANTHROPIC_API_KEY');
+  });
+
+  it('has a model with two targets and a fallback chain across providers, every target known to the catalog', () => {
+    const config = loadConfigFile(file, dummies(requiredVars(readFileSync(file, 'utf8'))));
+    const types = (model: string) => config.models[model]!.targets.map((t) => config.providers[t.provider]!.type);
+    const balanced = Object.values(config.models).filter((m) => m.targets.length >= 2);
+    expect(balanced.length).toBeGreaterThan(0);
+    const chained = balanced.find((m) => m.fallbacks.some((f) => !types(f).every((t) => types(m.name).includes(t))));
+    expect(chained, 'a two-target model whose fallbacks reach another provider type').toBeDefined();
+    expect([...new Set(Object.values(config.providers).map((p) => p.type))]).toEqual(expect.arrayContaining(['openai', 'anthropic']));
+
+    const res = spawnSync(process.execPath, [CLI, 'models', '--config', file, '--json'], {
+      cwd: ROOT,
+      env: bareEnv(dummies(requiredVars(readFileSync(file, 'utf8')))),
+      encoding: 'utf8',
+    });
+    expect(res.status, res.stderr).toBe(0);
+    // A misspelt model name would show as unknown to the catalog: no context window to fit prompts to.
+    const report = JSON.parse(res.stdout) as { models: { targets: { model: string; catalog_id: string | null }[] }[] };
+    for (const t of report.models.flatMap((m) => m.targets)) expect(t.catalog_id, t.model).toBeTruthy();
   });
 });
