@@ -15,6 +15,7 @@ import type { Exchange } from './exchange.js';
 import { attemptHeaders, metaHeaders, requestControls } from './headers.js';
 import type { IngressDialect, StreamWriter } from './ingress.js';
 import { Heartbeat, relayStream, sseComment } from './relay.js';
+import { shouldRetryHeader } from './retry-advice.js';
 import type { RequestContext, Responder } from './respond.js';
 
 /** Answers one request for a model (chat, embeddings, responses, messages) through the pipeline. */
@@ -142,7 +143,11 @@ export function modelRunner({ config, pipeline, routes, respond, isDraining, str
       if (ctx.stopped) return early?.heartbeat.stop();
       if (!early) {
         if (!failure) throw err;
-        return fail(ex, ctx, failure.error, attemptHeaders(failure.error.deployment, failure.attempts.length));
+        const attempts = failure.attempts.length;
+        return fail(ex, ctx, failure.error, {
+          ...attemptHeaders(failure.error.deployment, attempts),
+          ...shouldRetryHeader(failure.error, attempts, route.model),
+        });
       }
       // The 200 is out: the failure ends the stream as its error event, in the client's dialect.
       early.heartbeat.stop();
