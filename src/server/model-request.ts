@@ -84,21 +84,31 @@ export function modelRunner({ config, pipeline, routes, respond, isDraining, str
   ): Promise<void> => {
     // A stream's writer before any upstream call: nothing to free when it cannot be made.
     const writer = stream ? dialect.streamWriter(canonical) : undefined;
-    // Unless held (streaming.hold_headers), a stream's status and headers go out when an upstream accepts it.
-    let early: { deployment: string; heartbeat: Heartbeat; writer: StreamWriter } | undefined;
-    const onStreamAccepted =
-      writer && !config.streaming.hold_headers
-        ? (info: StreamAccepted) => {
-            if (early || ex.signal.aborted || ctx.stopped) return;
-            ctx.status = 200;
-            ctx.writer = writer;
-            ex.start(200, { ...writer.headers, 'x-request-id': ctx.requestId, ...metaHeaders(info) }, isDraining(), true);
-            early = { deployment: info.deployment, heartbeat: new Heartbeat(ex, heartbeatMs), writer };
+    // Unless held (streaming.hold_headers), a stream's status and headers go out when an upstream accepts it, or
+    // once the client has waited heartbeat_ms without one (retries, Retry-After waits, an upstream slow to answer):
+    // from then on heartbeats keep the connection alive until the first token. `deployment` is unset in that case.
+    let early: { deployment: string | undefined; heartbeat: Heartbeat; writer: StreamWriter } | undefined;
+    const openEarly = (info: StreamAccepted | undefined): void => {
+      if (early || !writer || ex.signal.aborted || ctx.stopped) return;
+      ex.start(200, { ...writer.headers, 'x-request-id': ctx.requestId, ...(info ? metaHeaders(info) : {}) }, isDraining(), true);
+      ctx.status = 200;
+      ctx.writer = writer;
+      early = { deployment: info?.deployment, heartbeat: new Heartbeat(ex, heartbeatMs), writer };
+    };
+    const onStreamAccepted = writer && !config.streaming.hold_headers ? (info: StreamAccepted) => openEarly(info) : undefined;
+    const silence = onStreamAccepted
+      ? setTimeout(() => {
+          try {
+            openEarly(undefined);
+          } catch {
+            // Nothing went out: the pipeline's own answer (or its error) is still to come, with the status then.
           }
-        : undefined;
+        }, heartbeatMs)
+      : undefined;
     // With the headers out, the first token is written the moment it is read, not after the pipeline has handed
-    // the stream back; relayStream then skips those chunks. Not when a failover answered since the headers: its
-    // comment line must come first, and that path writes it.
+    // the stream back; relayStream then skips those chunks. Not when a failover answered since the headers, nor when
+    // they went out before any upstream accepted: the comment line naming who answers must come first, and that
+    // path writes it.
     let prewritten = 0;
     let firstTokenSeen = false;
     const onFirstToken = onStreamAccepted
@@ -138,6 +148,7 @@ export function modelRunner({ config, pipeline, routes, respond, isDraining, str
         ...requestControls(ex.headers),
       });
     } catch (err) {
+      clearTimeout(silence);
       const failure = err instanceof PipelineFailure ? err : undefined;
       if (failure) ctx.attempts = failure.attempts;
       if (ctx.stopped) return early?.heartbeat.stop();
@@ -156,6 +167,7 @@ export function modelRunner({ config, pipeline, routes, respond, isDraining, str
       ex.end(early.writer.error(ctx.error));
       return;
     }
+    clearTimeout(silence);
     ctx.result = result.meta;
     if (ctx.stopped) {
       early?.heartbeat.stop();

@@ -7,22 +7,35 @@ const HEARTBEAT = ': keep-alive\n\n';
 
 /**
  * An SSE comment whenever nothing has been written for `ms`, so proxies and load balancers don't cut a stream
- * whose upstream is thinking. One timer per stream, not per chunk: it only writes when the stream has been silent
- * long enough, and never while the client is behind (`draining`).
+ * whose upstream is thinking. One timer per stream, not per chunk: each time it fires it is set again for `ms` after
+ * the last write (a fixed interval would leave up to twice `ms` of silence after a write just past a tick), and it
+ * never writes while the client is behind (`draining`).
  */
 export class Heartbeat {
   private lastWrite = performance.now();
   draining = false;
-  private readonly timer: ReturnType<typeof setInterval>;
+  private timer: ReturnType<typeof setTimeout> | undefined;
 
-  constructor(ex: Exchange, ms: number) {
-    this.timer = setInterval(() => {
-      if (!this.draining && !ex.signal.aborted && performance.now() - this.lastWrite >= ms - 5) {
-        this.lastWrite = performance.now();
-        ex.write(HEARTBEAT);
-      }
-    }, ms);
+  constructor(
+    private readonly ex: Exchange,
+    private readonly ms: number,
+  ) {
+    this.timer = setTimeout(this.tick, ms);
   }
+
+  private readonly tick = (): void => {
+    if (this.timer === undefined) return;
+    const silent = performance.now() - this.lastWrite;
+    let next = this.ms - silent;
+    if (next <= 5) {
+      if (!this.draining && !this.ex.signal.aborted) {
+        this.lastWrite = performance.now();
+        this.ex.write(HEARTBEAT);
+      }
+      next = this.ms;
+    }
+    this.timer = setTimeout(this.tick, next);
+  };
 
   /** Something else was written just now. */
   wrote(): void {
@@ -30,7 +43,8 @@ export class Heartbeat {
   }
 
   stop(): void {
-    clearInterval(this.timer);
+    clearTimeout(this.timer);
+    this.timer = undefined;
   }
 }
 
