@@ -3,7 +3,7 @@ import type { CancelSignal } from '../cancel.js';
 import type { ProviderConfig, Timeouts } from '../config/types.js';
 import { GatewayError } from '../errors.js';
 import type { UpstreamRequest } from './types.js';
-import { preciseConnector, type TlsOptions, tlsBuildOptions } from './connector.js';
+import { preciseConnector, proxyTimeoutOptions, type TlsOptions, tlsBuildOptions } from './connector.js';
 import { UpstreamCall, type UpstreamResponse } from './upstream-call.js';
 
 export type { UpstreamResponse } from './upstream-call.js';
@@ -75,10 +75,12 @@ export class Transport {
     let d = this.dispatchers.get(key);
     if (!d) {
       const connect = preciseConnector(connectMs, true, this.tls);
-      // Through a proxy: `proxyTls` is the hop to the proxy, `requestTls` the TLS inside the tunnel.
+      // Through a proxy: `proxyTls` is the hop to the proxy, `requestTls` the TLS inside the tunnel. connect_ms
+      // covers the whole way (proxyTimeoutOptions); undici's own timeouts on the two hops stay as a backstop.
       const tunnel = {
-        proxyTls: { timeout: connectMs, noDelay: true },
-        requestTls: { ...tlsBuildOptions(this.tls), allowH2: true, timeout: connectMs },
+        proxyTls: { timeout: connectMs + 5000, noDelay: true },
+        requestTls: { ...tlsBuildOptions(this.tls), allowH2: true, timeout: connectMs + 5000 },
+        ...proxyTimeoutOptions(connectMs, connect),
         keepAliveTimeout: 30_000,
         allowH2: true,
       };
