@@ -3,6 +3,7 @@ import { anthropicRoutes } from './anthropic-routes.js';
 import { bedrockRoutes } from './bedrock.js';
 import type { DialectRoute } from './dialect.js';
 import { geminiRoutes } from './gemini-routes.js';
+import { mistralRoutes } from './mistral.js';
 import { openaiRoutes } from './openai-routes.js';
 import { responsesRoute } from './openai-responses.js';
 
@@ -12,4 +13,5 @@ export const DIALECT_ROUTES: readonly DialectRoute[] = [
   ...bedrockRoutes,
   ...geminiRoutes,
   responsesRoute,
+  ...mistralRoutes,
 ];

@@ -21,12 +21,16 @@ import type {
 
 const PATHS: Record<Operation, string> = { chat: '/chat/completions', embeddings: '/embeddings', responses: '/responses' };
 
-/** Where an OpenAI-compatible host puts an operation, and how it wants to be authenticated. */
+/** Where an OpenAI-compatible host puts an operation, how it wants to be authenticated, and what it accepts. */
 export interface OpenAIWire {
-  url(op: Operation, d: Deployment): string;
+  /** `body` is the request as it will be sent (after `adapt`). */
+  url(op: Operation, d: Deployment, body: Record<string, unknown>): string;
   auth(d: Deployment): Record<string, string>;
-  /** Fields this host rejects; removed from the request body. */
-  omit?: readonly string[];
+  /**
+   * The body as this host accepts it (see providers/presets.ts): the same object when nothing changes, so that
+   * the client's own text can go as is.
+   */
+  adapt?(op: Operation, body: Record<string, unknown>): Record<string, unknown>;
 }
 
 export const OPENAI_WIRE: OpenAIWire = {
@@ -41,25 +45,19 @@ export function buildOpenAIRequest(
   wire: OpenAIWire = OPENAI_WIRE,
   raw?: string,
 ): UpstreamRequest {
+  const sent = wire.adapt?.(op, body) ?? body;
   return {
-    url: wire.url(op, d),
+    url: wire.url(op, d, sent),
     method: 'POST',
     headers: { 'content-type': 'application/json', ...d.provider.headers, ...wire.auth(d) },
-    body: passThrough(body, d, wire, raw) ?? serialise(body, d, wire),
+    // The client's own text (model swapped) is exact only for the body it was parsed into.
+    body: (sent === body && raw !== undefined ? withModel(raw, d.model) : undefined) ?? serialise(sent, d),
   };
 }
 
-/** The client's own text with only the model name swapped; undefined when that would not be exact. */
-function passThrough(body: Record<string, unknown>, d: Deployment, wire: OpenAIWire, raw: string | undefined): string | undefined {
-  if (raw === undefined || wire.omit?.some((field) => field in body)) return undefined;
-  return withModel(raw, d.model);
-}
-
-function serialise(body: Record<string, unknown>, d: Deployment, wire: OpenAIWire): string {
+function serialise(body: Record<string, unknown>, d: Deployment): string {
   // Spread keeps every field the client sent (tools, response_format, seed, …) untouched.
-  const out: Record<string, unknown> = { ...body, model: d.model };
-  for (const field of wire.omit ?? []) delete out[field];
-  return JSON.stringify(out);
+  return JSON.stringify({ ...body, model: d.model });
 }
 
 const RESPONSE_FIELD: Record<Operation, string> = { chat: 'choices', embeddings: 'data', responses: 'output' };

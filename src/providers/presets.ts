@@ -1,17 +1,12 @@
 import type { ProviderType } from '../config/provider-types.js';
 import { OPENAI_WIRE, type OpenAIWire, openAICompatible } from './openai.js';
+import { applyChatQuirks, CHAT_QUIRKS, type ChatQuirks, continuesPrefill } from './preset-quirks.js';
 import type { ProviderAdapter } from './types.js';
 
 /**
- * OpenAI-compatible hosts. Each preset is its default base_url (in config/provider-types.ts) plus, here, the
- * quirks that make its API differ from OpenAI's. Only quirks we know of are listed; an unknown field a host
- * rejects comes back as its own 400, which the client sees.
+ * OpenAI-compatible hosts. Each preset is its default base_url (in config/provider-types.ts) plus, in
+ * preset-quirks.ts, what its chat request must not carry or must carry under another name, per its docs.
  */
-const QUIRKS: Partial<Record<ProviderType, Partial<OpenAIWire>>> = {
-  // Groq answers 400 to these OpenAI fields (its docs list them as unsupported); dropping them lets a request
-  // that fails over from OpenAI still be served.
-  groq: { omit: ['logprobs', 'top_logprobs', 'logit_bias'] },
-};
 
 /** Hosts whose API has no OpenAI Responses endpoint. */
 const NO_RESPONSES: ReadonlySet<ProviderType> = new Set([
@@ -29,7 +24,19 @@ const NO_RESPONSES: ReadonlySet<ProviderType> = new Set([
   'lmstudio',
 ]);
 
+function presetWire(q: ChatQuirks | undefined): OpenAIWire {
+  if (!q) return OPENAI_WIRE;
+  return {
+    ...OPENAI_WIRE,
+    adapt: (op, body) => (op === 'chat' ? applyChatQuirks(body, q) : body),
+    url(op, d, body) {
+      const base = op === 'chat' && q.prefixBaseUrl && continuesPrefill(body) ? q.prefixBaseUrl(d.provider.base_url) : undefined;
+      return base === undefined ? OPENAI_WIRE.url(op, d, body) : OPENAI_WIRE.url(op, { ...d, provider: { ...d.provider, base_url: base } }, body);
+    },
+  };
+}
+
 export function presetAdapter(type: ProviderType): ProviderAdapter {
-  const adapter = openAICompatible({ ...OPENAI_WIRE, ...QUIRKS[type] });
+  const adapter = openAICompatible(presetWire((CHAT_QUIRKS as Partial<Record<ProviderType, ChatQuirks>>)[type]));
   return NO_RESPONSES.has(type) ? { ...adapter, unsupported: ['responses'] } : adapter;
 }
