@@ -31,7 +31,9 @@ async function raw(base: string, path = '/chat/completions', payload = body()) {
 describe('stream headers, shipped default: out when the upstream accepts the stream', () => {
   let stack: Stack;
   beforeAll(async () => {
-    stack = await startStack({ timeouts: T, models: MODELS, extra: { streaming: { heartbeat_ms: 100 } } });
+    // heartbeat_ms stays at its 15 s default: when no upstream has accepted a stream within heartbeat_ms, the 200
+    // goes out without the deployment's headers, and a busy machine can take 100 ms to reach the mock.
+    stack = await startStack({ timeouts: T, models: MODELS });
   });
   afterAll(async () => {
     await stack.close();
@@ -51,11 +53,15 @@ describe('stream headers, shipped default: out when the upstream accepts the str
   });
 
   it('keeps the connection alive with heartbeats while the first token is awaited', async () => {
-    stack.mock.setPlan({ default: { first_token_ms: FIRST_TOKEN_MS } });
-    const { text } = await raw(stack.base, '/chat/completions', body('gpt-patient'));
-    stack.mock.setPlan({});
-    const firstData = text.indexOf('data: ');
-    expect(text.slice(0, firstData)).toContain(': keep-alive');
+    const beating = await startStack({ timeouts: T, models: MODELS, extra: { streaming: { heartbeat_ms: 100 } } });
+    try {
+      beating.mock.setPlan({ default: { first_token_ms: FIRST_TOKEN_MS } });
+      const { text } = await raw(beating.base, '/chat/completions', body('gpt-patient'));
+      const firstData = text.indexOf('data: ');
+      expect(text.slice(0, firstData)).toContain(': keep-alive');
+    } finally {
+      await beating.close();
+    }
   });
 
   it('a failure after the 200 ends the stream with an error event in the OpenAI shape (the SDK throws it)', async () => {
