@@ -112,7 +112,10 @@ describe('heartbeats from the request to the first token (streaming.heartbeat_ms
     for (const [name, script] of cases) {
       it(`keep-alive comments through ${name}; the stream then completes whole`, async () => {
         const raw = await run(script);
-        expect(raw.headers['x-lifeline-deployment']).toBe('upstream/mock-gpt');
+        // In the headers when the cut stream's accept beat the first heartbeat_ms (as it does on a quiet machine);
+        // a busy one can take longer than that to reach the mock, and then a comment names the deployment.
+        const named = raw.headers['x-lifeline-deployment'] ?? /^: [^\n]*x-lifeline-deployment: ([^;\s]+)/m.exec(raw.beforeFirstData)?.[1];
+        expect(named).toBe('upstream/mock-gpt');
         expect(keepAlives(raw.beforeFirstData)).toBeGreaterThanOrEqual(MIN_KEEPALIVES);
       });
     }
