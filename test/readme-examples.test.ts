@@ -5,7 +5,7 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, relative, resolve } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import OpenAI from 'openai';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
@@ -383,5 +383,27 @@ describe('the examples in README.md and docs/', () => {
   it('names the tarball `npm pack` writes with the package version', () => {
     const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
     for (const [name] of readme.matchAll(/lifeline-gateway-[\d.]+\.tgz/g)) expect(name).toBe(`${PKG.name}-${PKG.version}.tgz`);
+  });
+});
+
+describe('links in README.md and docs/', () => {
+  /** GitHub's anchor for a heading: lower case, punctuation dropped, spaces as hyphens. */
+  const anchor = (heading: string) =>
+    heading
+      .toLowerCase()
+      .replace(/[^\p{L}\p{N}\s_-]/gu, '')
+      .replace(/\s/g, '-');
+
+  it.each(DOCS)('%s: every relative link leads to a file that exists, and to a heading it has', (doc) => {
+    const text = readFileSync(join(ROOT, doc), 'utf8');
+    for (const [, target] of text.matchAll(/\]\(([^)\s]+)\)/g)) {
+      if (/^[a-z]+:/.test(target!)) continue; // http(s), mailto
+      const [path, hash] = target!.split('#');
+      const file = path === '' ? join(ROOT, doc) : resolve(dirname(join(ROOT, doc)), path!);
+      expect(existsSync(file), `${doc}: ${target}`).toBe(true);
+      if (hash === undefined) continue;
+      const headings = [...readFileSync(file, 'utf8').matchAll(/^#+ (.+)$/gm)].map((m) => anchor(m[1]!));
+      expect(headings, `${doc}: ${target}`).toContain(hash);
+    }
   });
 });
