@@ -183,13 +183,16 @@ APIs, all on the one port (point a provider's base_url at it):
   Bedrock        base_url http://HOST:PORT (type bedrock; the signature is not checked)
                    POST /model/{model}/converse
                    POST /model/{model}/converse-stream   (AWS event-stream)
+  Mistral        base_url http://HOST:PORT/mistral/v1 (type mistral: 422 on fields its schema lacks, usage unasked)
+                   POST /mistral/v1/chat/completions
 Any other path answers 404 "Invalid URL".
 
 Faults (--fail-with NAME,NAME…; each request has a --fail-rate chance of one, chosen with the seeded dice):
 ${presets.join('\n')}
 --plan FILE takes a JSON fault plan: {"default": FAULT, "script": [FAULT, …], "failure_rate": 0.3, "mix": [FAULT, …]},
 where a FAULT combines fields such as status, error_code, retry_after, latency_ms, first_token_ms, chunk_gap_ms,
-reset, hang, cut_after, stall_after, error_event_after, malformed, no_usage (README: "The mock provider").
+reset, hang, cut_after, stall_after, error_event_after, malformed, no_usage, error_fields, long_line_bytes,
+invalid_events, garbage_after; a plan's for_ms limits it to the requests of its first N ms (docs/mock.md).
 
 Control, while it runs: GET /_mock/stats (every request, its headers and body, its fault), GET or PUT /_mock/plan
 (read or replace the plan), POST /_mock/reset (stats, plan and dice back to the start).
