@@ -46,7 +46,11 @@ afterEach(async () => {
 
 /** A config: providers a (mock A) and b (mock B), the given models, and any extra YAML at the top. */
 function yaml(models: string, opts: { keyA?: string; extra?: string } = {}): string {
-  return `${opts.extra ?? ''}
+  // Port 0 unless the extra YAML sets the server section itself: the default, 4000, clashed with a second suite
+  // running beside this one (npm run test:5x).
+  const server = opts.extra?.includes('server:') ? '' : 'server: { port: 0 }';
+  return `${server}
+${opts.extra ?? ''}
 providers:
   a: { type: openai, api_key: ${opts.keyA ?? KEY_A}, base_url: ${mockA.url} }
   b: { type: openai, api_key: ${KEY_B}, base_url: ${mockB.url} }
