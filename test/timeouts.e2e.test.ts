@@ -114,7 +114,9 @@ describe('each timeout ends the request at its limit, with a clear error', () =>
     const port = (silent.address() as { port: number }).port;
     const config = resolveConfig({
       server: { port: 0 },
-      timeouts: T,
+      // The first-byte timer runs from the attempt's start, the connect timer from when the connection is opened, a
+      // moment later: 100 ms apart (T) the first-byte one has won on a busy machine. Here it is out of reach.
+      timeouts: { ...T, first_byte_ms: T.connect_ms + 2 * SLACK_MS },
       providers: { dead: { type: 'openai', api_key: 'k', base_url: `https://127.0.0.1:${port}/v1` } },
       models: { m: { targets: [{ provider: 'dead', model: 'x' }] } },
     });
