@@ -1,9 +1,9 @@
 import { configDefaults, defineConfig } from 'vitest/config';
 
-const CHAOS = ['test/chaos.test.ts', 'test/chaos-streams.test.ts', 'test/chaos-hardening.test.ts', 'test/chaos-ratelimit.test.ts'];
+const CHAOS = ['test/chaos/**/*.test.ts'];
 // Busy both cores for seconds (1,000-request scenarios, the bench's child processes): run on their own, so they
 // do not slow each other or the rest of the suite towards its timeouts.
-const SERIAL = [...CHAOS, 'test/bench.smoke.test.ts'];
+const SERIAL = [...CHAOS, 'test/e2e/bench-smoke.test.ts'];
 
 export default defineConfig({
   test: {
@@ -11,7 +11,7 @@ export default defineConfig({
     // (npm run test:5x) on 2 cores. Files should still take well under 30 s on a quiet machine.
     testTimeout: 60_000,
     hookTimeout: 60_000,
-    // A 2-core machine: two files at a time. No test asserts a tight time (test/timing.ts); `npm run test:5x` runs
+    // A 2-core machine: two files at a time. No test asserts a tight time (test/support/timing.ts); `npm run test:5x` runs
     // the suite 5 times with a second copy beside it to show that.
     maxWorkers: 2,
     projects: [

@@ -7,7 +7,7 @@
 #   npm run test:5x                       # the proof: 5 runs, a second suite beside them
 #   SUITE_5X_RUNS=2 npm run test:5x       # fewer runs
 #   SUITE_5X_BESIDE=0 npm run test:5x     # nothing beside (the suite alone, 5 times)
-#   bash scripts/suite-5x.sh test/chaos.test.ts   # arguments go to both vitest commands (here: one file)
+#   bash scripts/suite-5x.sh test/chaos/faults.test.ts   # arguments go to both vitest commands (here: one file)
 #
 # Logs (every counted run, the second copy's runs) are kept in a fresh temp directory, printed at the start.
 # The tests bind port 0 and make their temp directories with mkdtemp, so two suites side by side do not collide.

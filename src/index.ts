@@ -3,7 +3,7 @@ import type { Config } from './config/types.js';
 import { createLogger, flushLogger, type Logger, silentLogger } from './observability/logger.js';
 import { configSecrets } from './secrets.js';
 import { createApp } from './server/app.js';
-import { createFetch } from './server/fetch-adapter.js';
+import { createFetch } from './server/adapters/fetch.js';
 import { Transport } from './transport/index.js';
 
 export type { Config } from './config/types.js';

@@ -1,5 +1,6 @@
 import type { Config, ProviderConfig } from './config/types.js';
-import type { StreamDecoder, StreamEvent } from './providers/types.js';
+import type { StreamEvent } from './types.js';
+import type { StreamDecoder } from './providers/adapter.js';
 
 /**
  * The configured secrets — provider keys, AWS credentials, secret-looking header values, a proxy's password — and

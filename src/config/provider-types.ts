@@ -1,6 +1,6 @@
 /**
  * Every provider type: the wire family it speaks and where it lives by default. Adding an OpenAI-compatible
- * host is one line here (its quirks, if any, live in providers/presets.ts).
+ * host is one line here (its quirks, if any, live in providers/presets/adapter.ts).
  */
 export type ProviderFamily = 'openai' | 'anthropic' | 'gemini' | 'azure' | 'bedrock';
 

@@ -4,13 +4,13 @@
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { messagesAnswer } from './anthropic.js';
-import { converseAnswer } from './bedrock.js';
+import { messagesAnswer } from './dialects/anthropic/answers.js';
+import { converseAnswer } from './dialects/bedrock.js';
 import { defaultReply } from './content.js';
 import { type FaultPlan, FaultSchedule, PlanError, plannedOutcome, validatePlan } from './faults.js';
-import { InvalidRequest, type MockContext } from './dialect.js';
-import { DIALECT_ROUTES } from './dialects.js';
-import { chatAnswer, errorBody } from './openai.js';
+import { InvalidRequest, type MockContext } from './dialects/dialect.js';
+import { DIALECT_ROUTES } from './dialects/index.js';
+import { chatAnswer, errorBody } from './dialects/openai/answers.js';
 import { deliver, type Exchange, type Reply } from './respond.js';
 import { type MockRequestRecord, type MockStats, RequestLog } from './stats.js';
 

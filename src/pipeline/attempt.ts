@@ -2,10 +2,10 @@ import type { CancelSignal } from '../cancel.js';
 import type { Timeouts } from '../config/types.js';
 import { GatewayError, toGatewayError } from '../errors.js';
 import { adapterFor } from '../providers/index.js';
-import { explainNotFound } from '../providers/not-found.js';
-import { withField } from '../providers/raw-json.js';
+import { explainNotFound } from '../providers/shared/not-found.js';
+import { withField } from '../providers/shared/raw-json.js';
 import { scrubbingDecoder, secretsOf } from '../secrets.js';
-import type { Deployment, Headers, Operation, RawBody, StreamEvent } from '../providers/types.js';
+import type { Deployment, Headers, Operation, RawBody, StreamEvent } from '../types.js';
 import type { Transport, UpstreamResponse } from '../transport/index.js';
 import { carriesToken, decodeStream } from './sse.js';
 
@@ -92,7 +92,7 @@ async function send(input: AttemptInput, d: Deployment, record: AttemptRecord, b
   } catch {
     // The error body is only a hint; the status already classifies the failure.
   }
-  // A 404 for the path (not the model) gets the URL that was called and what to check (providers/not-found.ts).
+  // A 404 for the path (not the model) gets the URL that was called and what to check (providers/shared/not-found.ts).
   throw explainNotFound(adapter.classifyError(res.status, res.headers, text, d), request, res.status, res.headers, text, d);
 }
 

@@ -1,9 +1,9 @@
 import type { GatewayError } from '../errors.js';
 import { adapterFor } from '../providers/index.js';
-import type { Deployment, Operation } from '../providers/types.js';
+import type { Deployment, Operation } from '../types.js';
 import { type Candidate, pickCandidate } from '../routing/balance.js';
 import type { Route, RoutedTarget } from '../routing/routes.js';
-import type { Deployments } from './deployments.js';
+import type { Deployments } from '../routing/deployments.js';
 import { unavailableError } from './unavailable.js';
 
 /**

@@ -1,3 +1,2 @@
-export type { RawBody } from '../providers/types.js';
 export { Pipeline, PipelineFailure, type AttemptRecord, type GatewayRequest, type GatewayResult, type ResultMeta, type StreamAccepted } from './pipeline.js';
 export { attemptsSettled } from './attempt.js';

@@ -1,6 +1,6 @@
 import type { Config } from '../config/types.js';
 import { GatewayError, toGatewayError } from '../errors.js';
-import { rateLimitResetMs } from '../providers/retry-hints.js';
+import { rateLimitResetMs } from '../resilience/retry-hints.js';
 import { retryDelay } from '../resilience/index.js';
 import { Deadline, sleep } from '../resilience/deadline.js';
 import { ModelChain } from '../routing/chain.js';
@@ -9,14 +9,14 @@ import type { Logger } from '../observability/logger.js';
 import type { Transport } from '../transport/index.js';
 import { encodingFor, PromptEstimate, preloadEncoding } from '../context/index.js';
 import type { Metrics } from '../observability/metrics.js';
-import type { Deployment, Operation } from '../providers/types.js';
+import type { Deployment, Operation } from '../types.js';
 import { type AttemptInput, type AttemptRecord, attemptJson, relay } from './attempt.js';
 import { chooseTarget, type Choice, supports } from './choose.js';
-import { canPrefill, Deployments } from './deployments.js';
-import { Fitter } from './fit-plan.js';
+import { canPrefill, Deployments } from '../routing/deployments.js';
+import { Fitter } from '../context/plan.js';
 import { hedgeDelay, LatencyWindow } from './hedge.js';
 import { commitStream, type Launch, launchHedge, streamAccounting } from './stream-attempt.js';
-import { resumable, type Segment, withFinally } from './survive.js';
+import { resumable, type Segment, withFinally } from './resume.js';
 import { type GatewayRequest, type GatewayResult, PipelineFailure } from './request.js';
 import { mergeUnavailable, unavailableError } from './unavailable.js';
 
@@ -129,7 +129,7 @@ export class Pipeline {
 
   /**
    * The client's stream, kept alive: a chat stream that fails after its first token continues on a
-   * prefill-capable deployment of the same model or its fallbacks (see survive.ts); other streams pass as is.
+   * prefill-capable deployment of the same model or its fallbacks (see resume.ts); other streams pass as is.
    */
   private surviving(
     req: GatewayRequest,

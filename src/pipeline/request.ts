@@ -1,10 +1,10 @@
 import type { CancelSignal } from '../cancel.js';
 import type { Transform } from '../config/types.js';
 import type { GatewayError } from '../errors.js';
-import type { Operation, RawBody, StreamEvent } from '../providers/types.js';
+import type { Operation, RawBody, StreamEvent } from '../types.js';
 import type { Route } from '../routing/routes.js';
 import type { AttemptRecord } from './attempt.js';
-import type { ResumeRecord } from './survive.js';
+import type { ResumeRecord } from './resume.js';
 import type { Usage } from './transcript.js';
 
 /** One client request as the engine sees it: already validated, in canonical (OpenAI) shape. */

@@ -1,7 +1,8 @@
 import { StringDecoder } from 'node:string_decoder';
 import { createParser, type ParseError } from 'eventsource-parser';
 import { GatewayError } from '../errors.js';
-import type { ProviderAdapter, StreamDecoder, StreamEvent, StreamFrame } from '../providers/types.js';
+import type { StreamEvent, StreamFrame } from '../types.js';
+import type { ProviderAdapter, StreamDecoder } from '../providers/adapter.js';
 import { plainDeltaContent } from './plain-delta.js';
 
 /** `streaming.max_event_bytes` when the caller gives none. */

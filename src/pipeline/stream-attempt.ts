@@ -1,11 +1,11 @@
 import { Cancel, type CancelSignal } from '../cancel.js';
 import { countChatPromptTokensAsync } from '../context/index.js';
 import { type GatewayError, toGatewayError } from '../errors.js';
-import type { Deployment, Operation } from '../providers/types.js';
+import type { Deployment, Operation } from '../types.js';
 import type { DeploymentHealth } from '../routing/health.js';
 import type { Route } from '../routing/routes.js';
 import { chooseTarget } from './choose.js';
-import type { Deployments } from './deployments.js';
+import type { Deployments } from '../routing/deployments.js';
 import { type AttemptInput, type AttemptRecord, attemptStream, type CommittedStream, settleLater } from './attempt.js';
 import { race, type Racer } from './hedge.js';
 

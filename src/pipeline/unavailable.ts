@@ -1,7 +1,7 @@
 import { GatewayError } from '../errors.js';
 import type { Availability } from '../routing/health.js';
 import type { Route } from '../routing/routes.js';
-import type { Deployments } from './deployments.js';
+import type { Deployments } from '../routing/deployments.js';
 
 const STATE_TEXT: Record<Availability['state'], string> = {
   healthy: 'available',

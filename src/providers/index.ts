@@ -1,16 +1,15 @@
 import { PROVIDER_TYPES, type ProviderType } from '../config/provider-types.js';
-import { anthropicProvider } from './anthropic.js';
-import { azureProvider } from './azure.js';
-import { bedrockProvider } from './bedrock.js';
-import { geminiProvider } from './gemini.js';
-import { openaiProvider } from './openai.js';
-import { presetAdapter } from './presets.js';
-import type { ProviderAdapter } from './types.js';
+import { anthropicProvider } from './anthropic/adapter.js';
+import { azureProvider } from './azure/adapter.js';
+import { bedrockProvider } from './bedrock/adapter.js';
+import { geminiProvider } from './gemini/adapter.js';
+import { openaiProvider } from './openai/adapter.js';
+import { presetAdapter } from './presets/adapter.js';
+import type { ProviderAdapter } from './adapter.js';
 
-export * from './types.js';
-export { parseRetryAfter, parseRetryAfterValue, rateLimitResetMs } from './retry-hints.js';
+export * from './adapter.js';
 
-/** The adapter of each provider family; OpenAI-compatible presets get theirs from presets.ts. */
+/** The adapter of each provider family; OpenAI-compatible presets get theirs from presets/adapter.ts. */
 const FAMILY_ADAPTERS: Partial<Record<string, ProviderAdapter>> = {
   anthropic: anthropicProvider,
   azure: azureProvider,

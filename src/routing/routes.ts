@@ -1,5 +1,5 @@
 import type { Config, ModelConfig, TargetConfig } from '../config/types.js';
-import type { Deployment } from '../providers/types.js';
+import type { Deployment } from '../types.js';
 
 /** A configured target with its resolved deployment. */
 export interface RoutedTarget {

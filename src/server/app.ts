@@ -3,15 +3,15 @@ import { toGatewayError } from '../errors.js';
 import { type Logger, requestLineWriter } from '../observability/logger.js';
 import { Metrics } from '../observability/metrics.js';
 import { requestIdFrom } from '../observability/request-id.js';
-import type { Deployments } from '../pipeline/deployments.js';
+import type { Deployments } from '../routing/deployments.js';
 import { attemptsSettled, Pipeline } from '../pipeline/index.js';
 import { buildRoutes } from '../routing/routes.js';
 import { configSecrets } from '../secrets.js';
 import type { Transport } from '../transport/index.js';
-import { anthropicMessages } from './anthropic-dialect.js';
+import { anthropicMessages } from './dialects/anthropic/dialect.js';
 import { countTokensHandler } from './count-tokens.js';
 import { PROBE_PATHS, router } from './endpoints.js';
-import type { Exchange } from './exchange.js';
+import type { Exchange } from './adapters/exchange.js';
 import { Inflight, shuttingDown } from './inflight.js';
 import { modelRunner } from './model-request.js';
 import { logRequest, requestLineLevel } from './request-log.js';
@@ -50,7 +50,7 @@ export interface App {
 }
 
 /**
- * The gateway's HTTP API over any transport of exchanges (node:http in serve.ts, WHATWG fetch in fetch-adapter.ts):
+ * The gateway's HTTP API over any transport of exchanges (node:http in serve.ts, WHATWG fetch in adapters/fetch.ts):
  * it owns the per-request bookkeeping (the request line, the in-flight set a shutdown reaches) and the drain state.
  * What a route answers is in endpoints.ts; a model request's path through the pipeline in model-request.ts.
  */

@@ -1,7 +1,7 @@
 import type { Readable, Transform } from 'node:stream';
 import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
 import { GatewayError } from '../errors.js';
-import type { Exchange } from './exchange.js';
+import type { Exchange } from './adapters/exchange.js';
 import { checkJsonDepth } from './json-depth.js';
 
 /** Request `Content-Encoding`s the gateway decodes; `identity` means none. */

@@ -3,7 +3,7 @@ import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import { GatewayError } from '../errors.js';
 import { closeWhenFlushed } from './linger.js';
-import { openAIErrorBody } from './openai-dialect.js';
+import { openAIErrorBody } from './dialects/openai/dialect.js';
 
 /** `server.max_connections` when the open-files limit cannot be read, and its ceiling when it can. */
 export const DEFAULT_MAX_CONNECTIONS = 8192;

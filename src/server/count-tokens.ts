@@ -1,7 +1,7 @@
 import type { Config } from '../config/types.js';
 import { countChatPromptTokensAsync } from '../context/index.js';
 import type { Route } from '../routing/routes.js';
-import { parseAnthropicCountRequest } from './anthropic-request.js';
+import { parseAnthropicCountRequest } from './dialects/anthropic/request.js';
 import { checkModelLimit, parseJsonObject, readRequestBody } from './body.js';
 import { lookupRoute } from './model-request.js';
 import type { Handler, Responder } from './respond.js';

@@ -1,12 +1,12 @@
 import { GatewayError } from '../errors.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { Route } from '../routing/routes.js';
-import { anthropicMessages } from './anthropic-dialect.js';
-import type { Exchange } from './exchange.js';
+import { anthropicMessages } from './dialects/anthropic/dialect.js';
+import type { Exchange } from './adapters/exchange.js';
 import { byteLength } from './headers.js';
 import type { IngressDialect } from './ingress.js';
 import type { RunModel } from './model-request.js';
-import { openAIChat, openAIEmbeddings, openAIResponses } from './openai-dialect.js';
+import { openAIChat, openAIEmbeddings, openAIResponses } from './dialects/openai/dialect.js';
 import type { Handler, Responder } from './respond.js';
 
 /** The HTTP API's routes: which handler answers a path and method. */

@@ -2,7 +2,7 @@ import { TRANSFORM_NAMES } from '../config/schema.js';
 import type { Transform } from '../config/types.js';
 import { GatewayError } from '../errors.js';
 import type { ResultMeta } from '../pipeline/index.js';
-import type { Exchange } from './exchange.js';
+import type { Exchange } from './adapters/exchange.js';
 
 /** The per-request knobs a client may turn: only ever narrowing what the config allows. */
 export function requestControls(headers: Exchange['headers']): { timeoutMs?: number; fallbacks?: boolean; transforms?: Transform[] } {

@@ -1,5 +1,5 @@
 import type { GatewayError } from '../errors.js';
-import type { Operation, StreamEvent } from '../providers/types.js';
+import type { Operation, StreamEvent } from '../types.js';
 
 /**
  * A client-facing API shape. It turns the client's body into the canonical (OpenAI) request, and canonical

@@ -1,5 +1,5 @@
 import { GatewayError } from '../errors.js';
-import { MAX_JSON_DEPTH, nestsDeeperThan } from '../providers/raw-json.js';
+import { MAX_JSON_DEPTH, nestsDeeperThan } from '../providers/shared/raw-json.js';
 
 /**
  * A 400 for a request body nested more than MAX_JSON_DEPTH levels deep, checked on the text before it is parsed:

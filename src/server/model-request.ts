@@ -5,13 +5,12 @@ import {
   type GatewayResult,
   type Pipeline,
   PipelineFailure,
-  type RawBody,
   type StreamAccepted,
 } from '../pipeline/index.js';
-import type { StreamEvent } from '../providers/types.js';
+import type { RawBody, StreamEvent } from '../types.js';
 import type { Route } from '../routing/routes.js';
 import { checkModelLimit, parseJsonObject, readRequestBody } from './body.js';
-import type { Exchange } from './exchange.js';
+import type { Exchange } from './adapters/exchange.js';
 import { attemptHeaders, metaHeaders, requestControls } from './headers.js';
 import type { IngressDialect, StreamWriter } from './ingress.js';
 import { Heartbeat, relayStream, sseComment } from './relay.js';

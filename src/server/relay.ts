@@ -1,6 +1,6 @@
 import type { GatewayError } from '../errors.js';
-import type { StreamEvent } from '../providers/types.js';
-import type { Exchange } from './exchange.js';
+import type { StreamEvent } from '../types.js';
+import type { Exchange } from './adapters/exchange.js';
 import type { StreamWriter } from './ingress.js';
 
 const HEARTBEAT = ': keep-alive\n\n';

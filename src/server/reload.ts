@@ -11,12 +11,12 @@ import type { Config } from '../config/types.js';
 import { GatewayError } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
 import { Metrics } from '../observability/metrics.js';
-import { Deployments } from '../pipeline/deployments.js';
+import { Deployments } from '../routing/deployments.js';
 import { providerSecretValues, Secrets } from '../secrets.js';
 import { Transport } from '../transport/index.js';
 import { type App, createApp } from './app.js';
-import type { Exchange } from './exchange.js';
-import { openAIErrorBody } from './openai-dialect.js';
+import type { Exchange } from './adapters/exchange.js';
+import { openAIErrorBody } from './dialects/openai/dialect.js';
 
 export type ReloadResult =
   /** The new config serves every request from now on. */

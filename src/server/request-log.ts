@@ -1,6 +1,6 @@
 import type { requestLineWriter } from '../observability/logger.js';
 import { PROBE_PATHS } from './endpoints.js';
-import type { Exchange } from './exchange.js';
+import type { Exchange } from './adapters/exchange.js';
 import type { RequestContext } from './respond.js';
 
 /** The status a request is logged with. */

@@ -1,10 +1,10 @@
 import type { Cancel } from '../cancel.js';
 import type { GatewayError } from '../errors.js';
 import type { AttemptRecord, ResultMeta } from '../pipeline/index.js';
-import type { Exchange } from './exchange.js';
+import type { Exchange } from './adapters/exchange.js';
 import { byteLength } from './headers.js';
 import type { IngressDialect, StreamWriter } from './ingress.js';
-import { openAIChat } from './openai-dialect.js';
+import { openAIChat } from './dialects/openai/dialect.js';
 
 export type Handler = (ex: Exchange, ctx: RequestContext) => Promise<void>;
 

@@ -12,7 +12,7 @@ import {
   tooManyConnections,
 } from './connections.js';
 import { FLUSH_GRACE_MS, isLingering, lingeringClose } from './linger.js';
-import { nodeExchange } from './node-adapter.js';
+import { nodeExchange } from './adapters/node.js';
 
 export interface RunningServer {
   /** e.g. `http://127.0.0.1:4000` */

@@ -8,4 +8,3 @@ export {
   type UpstreamResponse,
 } from './transport.js';
 export type { TlsOptions } from './connector.js';
-export * from './types.js';

@@ -2,7 +2,7 @@ import { Agent, type Dispatcher, EnvHttpProxyAgent, ProxyAgent } from 'undici';
 import type { CancelSignal } from '../cancel.js';
 import type { ProviderConfig, Timeouts } from '../config/types.js';
 import { GatewayError } from '../errors.js';
-import type { UpstreamRequest } from './types.js';
+import type { UpstreamRequest } from '../types.js';
 import { preciseConnector, proxyTimeoutOptions, type TlsOptions, tlsBuildOptions } from './connector.js';
 import { UpstreamCall, type UpstreamResponse } from './upstream-call.js';
 

@@ -1,7 +1,7 @@
 import type { Dispatcher } from 'undici';
 import type { CancelSignal } from '../cancel.js';
 import { GatewayError } from '../errors.js';
-import type { Headers } from './types.js';
+import type { Headers } from '../types.js';
 import { Watchdog } from './watchdog.js';
 
 /** What a sent request resolves to: the upstream's status and headers, and its body. */

@@ -2,7 +2,7 @@ import OpenAI from 'openai';
 import { resolveConfig } from '../../src/config/index.js';
 import { startMock, type FaultPlan, type MockServer } from '../../src/mock/index.js';
 import { type RunningServer, startServer } from '../../src/server/serve.js';
-import { memoryLogger } from '../helpers.js';
+import { memoryLogger } from '../support/helpers.js';
 
 /** One chaos scenario's world: named mocks (each a provider), a gateway over them, an SDK client. */
 export interface World {

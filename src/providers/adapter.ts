@@ -1,0 +1,30 @@
+import type { GatewayError } from '../errors.js';
+import type { Deployment, FrameLimits, Headers, Operation, StreamEvent, StreamFrame, UpstreamRequest } from '../types.js';
+
+/** Turns one upstream SSE event into canonical events. Stateful per stream. */
+export interface StreamDecoder {
+  decode(frame: StreamFrame): StreamEvent[];
+  /** Called once when the upstream stream ends without a terminal event; may emit final events. */
+  end?(): StreamEvent[];
+}
+
+/** A provider is a pure translator: canonical ⇄ wire, and upstream errors → GatewayError. No I/O. */
+export interface ProviderAdapter {
+  /**
+   * Splits the upstream stream body into frames; SSE when absent. Pure: it only transforms the bytes it is
+   * given (Bedrock's binary event-stream framing lives here). A frame past `limits` fails the stream.
+   */
+  frames?(body: AsyncIterable<Buffer>, limits?: FrameLimits): AsyncIterable<StreamFrame>;
+  /** Operations this provider cannot serve; the pipeline answers them with a clear 400 instead of calling. */
+  unsupported?: readonly Operation[];
+  /** `raw`: the client's JSON text of exactly `body`, for adapters that can send it with few edits. */
+  buildRequest(op: Operation, body: Record<string, unknown>, deployment: Deployment, raw?: string): UpstreamRequest;
+  /**
+   * Validates an upstream success body and returns it in canonical (OpenAI) JSON text. `request` is the
+   * canonical request, for answers shaped by it (embeddings as base64 when `encoding_format` asks).
+   */
+  parseResponse(op: Operation, bodyText: string, deployment: Deployment, request?: Record<string, unknown>): string;
+  classifyError(status: number, headers: Headers, bodyText: string, deployment: Deployment): GatewayError;
+  /** `request` is the canonical request, for choices that depend on it (e.g. usage only when include_usage). */
+  createStreamDecoder(deployment: Deployment, request?: Record<string, unknown>): StreamDecoder;
+}
