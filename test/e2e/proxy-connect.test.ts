@@ -7,6 +7,7 @@ import { GatewayError } from '../../src/errors.js';
 import { startMock, type MockServer } from '../../src/mock/index.js';
 import { startServer } from '../../src/server/serve.js';
 import { Transport, type TransportOptions } from '../../src/transport/index.js';
+import { providerConfig } from '../support/fixtures.js';
 import { memoryLogger } from '../support/helpers.js';
 import { eventually, SLACK_MS } from '../support/timing.js';
 
@@ -82,19 +83,7 @@ async function slowProxy(delayMs: number): Promise<Listener & { tunnels: string[
 }
 
 function provider(proxy: string | undefined): ProviderConfig {
-  return {
-    name: 'up',
-    type: 'openai',
-    api_key: 'k-123456',
-    base_url: 'unused',
-    proxy,
-    headers: {},
-    api_version: undefined,
-    region: undefined,
-    aws: undefined,
-    supports_prefill: false,
-    supports_prefill_set: false,
-  };
+  return providerConfig({ name: 'up', type: 'openai', api_key: 'k-123456', base_url: 'unused', proxy });
 }
 
 /** One chat completion through a fresh Transport; resolves to the status or rejects with the GatewayError. */

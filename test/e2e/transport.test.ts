@@ -7,11 +7,11 @@ import type { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ProviderConfig } from '../../src/config/types.js';
 import { GatewayError } from '../../src/errors.js';
 import { startMock, type MockServer } from '../../src/mock/index.js';
 import { Transport, type TransportOptions } from '../../src/transport/index.js';
 import { connectProxy } from '../support/connect-proxy.js';
+import { providerConfig } from '../support/fixtures.js';
 
 const TIMEOUTS = { connect_ms: 2000, first_byte_ms: 5000, idle_ms: 5000 };
 const CHAT_BODY = JSON.stringify({ model: 'm', messages: [{ role: 'user', content: 'hi' }] });
@@ -30,19 +30,7 @@ async function chat(
   proxy?: string,
 ): Promise<{ status: number; body: string }> {
   const transport = new Transport(options);
-  const provider: ProviderConfig = {
-    name: 'up',
-    type: 'openai',
-    api_key: 'k-123456',
-    base_url: baseUrl,
-    proxy,
-    headers: {},
-    api_version: undefined,
-    region: undefined,
-    aws: undefined,
-    supports_prefill: false,
-    supports_prefill_set: false,
-  };
+  const provider = providerConfig({ name: 'up', type: 'openai', api_key: 'k-123456', base_url: baseUrl, proxy });
   try {
     const res = await transport.send({
       request: {

@@ -16,6 +16,7 @@ import type { StreamDecoder } from '../../../src/providers/adapter.js';
 import { configSecrets, providerSecretValues, REDACTED, Secrets, scrubbingDecoder, secretsOf } from '../../../src/secrets.js';
 import { anthropicErrorJson } from '../../../src/server/dialects/anthropic/shape.js';
 import { openAIErrorBody } from '../../../src/server/dialects/openai/dialect.js';
+import { deployment as deploymentOn, providerConfig } from '../../support/fixtures.js';
 
 const API_KEY = 'sk-u8jzPde0IgxLd6GncfBAepfJB';
 // Made-up credentials in the real shape (the key id assembled, so a secret scanner does not take it for a real one).
@@ -23,15 +24,14 @@ const AWS = { access_key_id: `${'AKIA'}60KVJ50CE9UVW53E`, secret_access_key: 'lI
 const HEADER_TOKEN = 'tok_9f8e7d6c5b4a39281706f5e4';
 
 function provider(type: ProviderType): ProviderConfig {
-  return {
+  return providerConfig({
     ...{ name: `${type}-p`, type, api_key: type === 'bedrock' ? undefined : API_KEY, base_url: 'http://127.0.0.1:1/v1' },
     headers: { 'x-portkey-api-key': HEADER_TOKEN, 'openai-organization': 'org-public' },
-    ...{ proxy: undefined, api_version: undefined, region: 'us-east-1', aws: type === 'bedrock' ? AWS : undefined },
-    ...{ supports_prefill: false, supports_prefill_set: false },
-  };
+    ...{ region: 'us-east-1', aws: type === 'bedrock' ? AWS : undefined },
+  });
 }
 
-const deployment = (type: ProviderType): Deployment => ({ id: `${type}-p/m`, provider: provider(type), model: 'm' });
+const deployment = (type: ProviderType): Deployment => deploymentOn(provider(type), 'm');
 
 const SECRETS = [API_KEY, HEADER_TOKEN, AWS.access_key_id, AWS.secret_access_key, AWS.session_token];
 

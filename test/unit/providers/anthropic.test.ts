@@ -1,17 +1,17 @@
 import { describe, expect, it } from 'vitest';
-import type { ProviderConfig } from '../../../src/config/types.js';
 import { GatewayError } from '../../../src/errors.js';
 import { anthropicProvider, wantsUsage } from '../../../src/providers/anthropic/adapter.js';
 import { adapterFor } from '../../../src/providers/index.js';
 import type { Deployment, StreamEvent } from '../../../src/types.js';
 import type { StreamDecoder } from '../../../src/providers/adapter.js';
+import { deployment, providerConfig } from '../../support/fixtures.js';
 
 const KEY = 'sk-ant-api03-secret0123456789abcdef';
-const provider: ProviderConfig = {
-  ...{ name: 'claude', type: 'anthropic', api_key: KEY, base_url: 'https://api.anthropic.com/v1', proxy: undefined },
-  ...{ headers: { 'anthropic-beta': 'prompt-caching-2024-07-31' }, api_version: undefined, region: undefined, aws: undefined, supports_prefill: true, supports_prefill_set: false },
-};
-const d: Deployment = { id: 'claude/claude-sonnet-4-5', provider, model: 'claude-sonnet-4-5' };
+const provider = providerConfig({
+  ...{ name: 'claude', type: 'anthropic', api_key: KEY, base_url: 'https://api.anthropic.com/v1' },
+  ...{ headers: { 'anthropic-beta': 'prompt-caching-2024-07-31' }, supports_prefill: true },
+});
+const d = deployment(provider, 'claude-sonnet-4-5');
 
 type Json = Record<string, unknown>;
 const build = (body: Json, dep: Deployment = d) => anthropicProvider.buildRequest('chat', body, dep);

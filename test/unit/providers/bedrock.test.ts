@@ -1,5 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import type { ProviderConfig } from '../../../src/config/types.js';
 import { GatewayError } from '../../../src/errors.js';
 import { decodeStream } from '../../../src/pipeline/sse.js';
 import { bedrockProvider, buildBedrockRequest } from '../../../src/providers/bedrock/adapter.js';
@@ -7,19 +6,18 @@ import { awsErrorType } from '../../../src/providers/bedrock/errors.js';
 import { crc32, EventStreamDecoder, encodeEventStreamMessage, eventStreamFrames, tableCrc32 } from '../../../src/providers/bedrock/eventstream.js';
 import { toConverseRequest } from '../../../src/providers/bedrock/request.js';
 import { regionFromHost, signRequest, toAmzDate } from '../../../src/providers/bedrock/sigv4.js';
-import type { Deployment, StreamEvent } from '../../../src/types.js';
+import type { StreamEvent } from '../../../src/types.js';
+import { deployment, providerConfig } from '../../support/fixtures.js';
 
 const SECRET = 'wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY';
-const provider: ProviderConfig = {
-  ...{ name: 'aws-east', type: 'bedrock', api_key: undefined, proxy: undefined, headers: {}, api_version: undefined },
+const provider = providerConfig({
+  ...{ name: 'aws-east', type: 'bedrock', api_key: undefined },
   base_url: 'https://bedrock-runtime.us-east-1.amazonaws.com',
   region: 'us-east-1',
   aws: { access_key_id: 'AKIDEXAMPLE', secret_access_key: SECRET, session_token: undefined },
-  supports_prefill: false,
-  supports_prefill_set: false,
-};
+});
 const MODEL = 'anthropic.claude-3-5-sonnet-20240620-v1:0';
-const d: Deployment = { id: `aws-east/${MODEL}`, provider, model: MODEL };
+const d = deployment(provider, MODEL);
 
 describe('bedrock SigV4 (aws4 through signRequest) against the AWS Signature Version 4 test suite', () => {
   const credentials = { access_key_id: 'AKIDEXAMPLE', secret_access_key: SECRET };

@@ -1,17 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import type { ProviderConfig } from '../../../src/config/types.js';
 import { GatewayError } from '../../../src/errors.js';
 import { adapterFor } from '../../../src/providers/index.js';
 import { guessMimeType } from '../../../src/providers/gemini/request.js';
 import { toGeminiSchema } from '../../../src/providers/gemini/schema.js';
-import type { Deployment, StreamEvent } from '../../../src/types.js';
+import type { StreamEvent } from '../../../src/types.js';
+import { deployment, providerConfig } from '../../support/fixtures.js';
 
 const KEY = 'AIzaSyD-test-0123456789abcdefghijklmnopq';
-const provider: ProviderConfig = {
-  ...{ name: 'google', type: 'gemini', api_key: KEY, base_url: 'https://generativelanguage.googleapis.com/v1beta', headers: {} },
-  ...{ proxy: undefined, api_version: undefined, region: undefined, aws: undefined, supports_prefill: false, supports_prefill_set: false },
-};
-const d: Deployment = { id: 'google/gemini-2.0-flash', provider, model: 'gemini-2.0-flash' };
+const provider = providerConfig({ name: 'google', type: 'gemini', api_key: KEY, base_url: 'https://generativelanguage.googleapis.com/v1beta' });
+const d = deployment(provider, 'gemini-2.0-flash');
 const gemini = adapterFor('gemini');
 
 type Json = Record<string, unknown>;

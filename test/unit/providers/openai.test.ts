@@ -1,23 +1,16 @@
 import { describe, expect, it } from 'vitest';
-import type { ProviderConfig } from '../../../src/config/types.js';
 import { buildOpenAIRequest, classifyOpenAIError, kindForStatus, openaiProvider, redactSecrets } from '../../../src/providers/openai/adapter.js';
 import { parseRetryAfter, parseRetryAfterValue } from '../../../src/resilience/retry-hints.js';
-import type { Deployment } from '../../../src/types.js';
+import { deployment, providerConfig } from '../../support/fixtures.js';
 
-const provider: ProviderConfig = {
+const provider = providerConfig({
   name: 'east',
   type: 'openai',
   api_key: 'sk-east-0123456789abcdef',
   base_url: 'https://api.example.com/v1',
-  proxy: undefined,
   headers: { 'OpenAI-Organization': 'org-1' },
-  api_version: undefined,
-  region: undefined,
-  aws: undefined,
-  supports_prefill: false,
-  supports_prefill_set: false,
-};
-const d: Deployment = { id: 'east/gpt-4o', provider, model: 'gpt-4o' };
+});
+const d = deployment(provider, 'gpt-4o');
 
 describe('openai provider: requests', () => {
   it('swaps the model, keeps every other field, sets the provider key', () => {

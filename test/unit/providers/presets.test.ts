@@ -2,11 +2,11 @@ import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resolveConfig } from '../../../src/config/index.js';
 import { PROVIDER_TYPES, type ProviderType } from '../../../src/config/provider-types.js';
-import type { ProviderConfig } from '../../../src/config/types.js';
 import { startMock, type MockServer } from '../../../src/mock/index.js';
 import { presetAdapter } from '../../../src/providers/presets/adapter.js';
 import type { Deployment } from '../../../src/types.js';
 import { startServer, type RunningServer } from '../../../src/server/serve.js';
+import { deployment as deploymentOn, providerConfig } from '../../support/fixtures.js';
 import { CLIENT_KEY, memoryLogger } from '../../support/helpers.js';
 
 // Issue 20 item 8: each OpenAI-compatible preset sends only what its host's documented request schema takes.
@@ -17,20 +17,7 @@ const PRESETS = (Object.keys(PROVIDER_TYPES) as ProviderType[]).filter(
 );
 
 function deployment(type: ProviderType, base_url: string = PROVIDER_TYPES[type].default_base_url ?? ''): Deployment {
-  const provider: ProviderConfig = {
-    name: type,
-    type,
-    api_key: 'k-0123456789abcdef',
-    base_url,
-    proxy: undefined,
-    headers: {},
-    api_version: undefined,
-    region: undefined,
-    aws: undefined,
-    supports_prefill: false,
-    supports_prefill_set: false,
-  };
-  return { id: `${type}/m`, provider, model: 'm' };
+  return deploymentOn(providerConfig({ name: type, type, api_key: 'k-0123456789abcdef', base_url }), 'm');
 }
 
 /** What the pipeline hands a provider for a streamed chat: the client's body with include_usage added. */

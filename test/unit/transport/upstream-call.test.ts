@@ -6,10 +6,10 @@ import { randomBytes } from 'node:crypto';
 import { createServer, type Server, type ServerResponse } from 'node:http';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import { Cancel } from '../../../src/cancel.js';
-import type { ProviderConfig } from '../../../src/config/types.js';
 import { GatewayError } from '../../../src/errors.js';
 import { mapTransportError, Transport } from '../../../src/transport/transport.js';
 import { parseRawHeaders, UpstreamCall } from '../../../src/transport/upstream-call.js';
+import { providerConfig } from '../../support/fixtures.js';
 
 const KB = 1024;
 const raw = (...parts: string[]): Buffer[] => parts.map((p) => Buffer.from(p));
@@ -242,19 +242,7 @@ describe('UpstreamCall driven as an undici handler', () => {
 describe('UpstreamCall on a real socket', () => {
   const transport = new Transport({ env: {} });
   const servers: Server[] = [];
-  const provider: ProviderConfig = {
-    name: 'up',
-    type: 'openai',
-    api_key: 'k',
-    base_url: 'http://127.0.0.1',
-    proxy: undefined,
-    headers: {},
-    api_version: undefined,
-    region: undefined,
-    aws: undefined,
-    supports_prefill: false,
-    supports_prefill_set: false,
-  };
+  const provider = providerConfig({ name: 'up', type: 'openai', api_key: 'k', base_url: 'http://127.0.0.1' });
 
   afterEach(async () => {
     for (const s of servers.splice(0)) {
