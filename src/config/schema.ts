@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { type ConfigIssue, closestKey, showValue } from './errors.js';
-import type { HealthPolicyConfig, LoggingConfig, ProviderType, RetryPolicy, Strategy, Timeouts, Transform } from './types.js';
+import { type HealthPolicyConfig, type LoggingConfig, type ProviderType, type RetryPolicy, STRATEGIES, type Strategy, type Timeouts, type Transform } from './types.js';
 
 export { PROVIDER_TYPES } from './provider-types.js';
 import { PROVIDER_TYPES } from './provider-types.js';
@@ -262,15 +262,13 @@ const TargetSchema = section({
 
 export const TRANSFORM_NAMES = ['middle-out'] as const satisfies readonly Transform[];
 
-export const STRATEGY_NAMES = ['weighted', 'least-busy', 'latency', 'priority'] as const satisfies readonly Strategy[];
-
 const modelList = () => z.array(nonEmptyString('a model name'), { error: expecting('a list of model names') }).default([]);
 
 const ModelSchema = section({
   targets: z
     .array(TargetSchema, { error: expecting('a list of targets like [{ provider: openai, model: gpt-4o }]') })
     .min(1, { error: 'at least one target is required, e.g. [{ provider: openai, model: gpt-4o }]' }),
-  strategy: oneOf(STRATEGY_NAMES, 'a balancing strategy').default(DEFAULTS.strategy),
+  strategy: oneOf(STRATEGIES, 'a balancing strategy').default(DEFAULTS.strategy),
   fallbacks: modelList(),
   context_window_fallbacks: modelList(),
   content_policy_fallbacks: modelList(),

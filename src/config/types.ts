@@ -50,7 +50,13 @@ export interface HealthPolicyConfig {
   cooldown_s: number;
 }
 
-export type Strategy = 'weighted' | 'least-busy' | 'latency' | 'priority';
+/**
+ * The balancing strategies, declared once: the schema accepts these names, routing/balance.ts implements each (its
+ * switch is exhaustive over this type), and a test holds the README and docs/routing.md to the same list.
+ */
+export const STRATEGIES = ['weighted', 'least-busy', 'latency', 'priority'] as const;
+
+export type Strategy = (typeof STRATEGIES)[number];
 
 import type { ProviderType } from './provider-types.js';
 

@@ -2,10 +2,7 @@
  * Load-balancing strategies over a model's available deployments. Pure: the caller passes a snapshot of each
  * candidate (weight, in-flight count, latency) and a `rand` in [0, 1), so a seeded test checks the spread.
  */
-
-export type Strategy = 'weighted' | 'least-busy' | 'latency' | 'priority';
-
-export const STRATEGIES: readonly Strategy[] = Object.freeze(['weighted', 'least-busy', 'latency', 'priority']);
+import type { Strategy } from '../config/types.js';
 
 export interface Candidate {
   id: string;

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { mulberry32 } from '../../../src/mock/faults.js';
-import { type Candidate, orderCandidates, pickCandidate, STRATEGIES, type Strategy } from '../../../src/routing/balance.js';
+import { STRATEGIES, type Strategy } from '../../../src/config/types.js';
+import { type Candidate, orderCandidates, pickCandidate } from '../../../src/routing/balance.js';
 
 
 function cand(id: string, over: Partial<Candidate> = {}): Candidate {
