@@ -3,7 +3,8 @@
 // scrubExact runs on every success chunk and JSON body, with the deployment's provider's secrets (one key for most
 // providers; AWS credentials for bedrock); scrubUntrusted on upstream error fields and on request log lines that
 // carry an error. Each figure is the best and the median of 7 rounds.
-import { Secrets, scrubbingDecoder } from '../dist/secrets.js';
+import { scrubbingDecoder } from '../dist/pipeline/scrubbing-decoder.js';
+import { Secrets } from '../dist/secrets.js';
 
 let seed = 42;
 const random = () => {

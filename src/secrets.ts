@@ -1,6 +1,4 @@
 import type { Config, ProviderConfig } from './config/types.js';
-import type { StreamEvent } from './types.js';
-import type { StreamDecoder } from './providers/adapter.js';
 
 /**
  * The configured secrets — provider keys, AWS credentials, secret-looking header values, a proxy's password — and
@@ -13,7 +11,8 @@ import type { StreamDecoder } from './providers/adapter.js';
  * - `scrubExact`, for success bodies and stream chunks: exact secrets only, looked for with an `includes` of a
  *   rare piece of each first, so a chunk without a secret (every chunk, in practice) costs ~15-20 ns a secret.
  *
- * Imports types only, so every layer may use it.
+ * Base: imports config types only, so every room may use it. Wrapping a stream decoder:
+ * pipeline/scrubbing-decoder.ts.
  */
 
 export const REDACTED = '[redacted]';
@@ -237,22 +236,4 @@ export function configSecrets(config: Config): Secrets {
     byConfig.set(config, s);
   }
   return s;
-}
-
-/** `decoder` with exact secrets scrubbed from the chunks it decodes (a success stream's text). */
-export function scrubbingDecoder(decoder: StreamDecoder, secrets: Secrets): StreamDecoder {
-  if (secrets.size === 0) return decoder;
-  const scrub = (events: StreamEvent[]): StreamEvent[] => {
-    for (let i = 0; i < events.length; i++) {
-      const e = events[i]!;
-      if (e.type !== 'chunk') continue;
-      const data = secrets.scrubExact(e.data);
-      if (data !== e.data) events[i] = { ...e, data };
-    }
-    return events;
-  };
-  const scrubbing: StreamDecoder = { decode: (frame) => scrub(decoder.decode(frame)) };
-  const end = decoder.end?.bind(decoder);
-  if (end) scrubbing.end = () => scrub(end());
-  return scrubbing;
 }

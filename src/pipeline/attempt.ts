@@ -4,9 +4,10 @@ import { GatewayError, toGatewayError } from '../errors.js';
 import { adapterFor } from '../providers/index.js';
 import { explainNotFound } from '../providers/shared/not-found.js';
 import { withField } from '../providers/shared/raw-json.js';
-import { scrubbingDecoder, secretsOf } from '../secrets.js';
+import { secretsOf } from '../secrets.js';
 import type { Deployment, Headers, Operation, RawBody, StreamEvent } from '../types.js';
 import type { Transport, UpstreamResponse } from '../transport/index.js';
+import { scrubbingDecoder } from './scrubbing-decoder.js';
 import { carriesToken, decodeStream } from './sse.js';
 
 /** One upstream attempt: what it needs, and what it reports for logs and health. */

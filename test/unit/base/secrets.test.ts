@@ -12,8 +12,7 @@ import { bedrockStreamError } from '../../../src/providers/bedrock/errors.js';
 import { promptBlocked } from '../../../src/providers/gemini/errors.js';
 import { adapterFor } from '../../../src/providers/index.js';
 import type { Deployment, StreamEvent } from '../../../src/types.js';
-import type { StreamDecoder } from '../../../src/providers/adapter.js';
-import { configSecrets, providerSecretValues, REDACTED, Secrets, scrubbingDecoder, secretsOf } from '../../../src/secrets.js';
+import { configSecrets, providerSecretValues, REDACTED, Secrets, secretsOf } from '../../../src/secrets.js';
 import { anthropicErrorJson } from '../../../src/server/dialects/anthropic/shape.js';
 import { openAIErrorBody } from '../../../src/server/dialects/openai/dialect.js';
 import { deployment as deploymentOn, providerConfig } from '../../support/fixtures.js';
@@ -267,27 +266,6 @@ describe('what counts as a secret', () => {
     expect(secrets.size).toBe(2);
     expect(secrets.scrubUntrusted(`${API_KEY.slice(4)} ${HEADER_TOKEN.slice(0, 20)}`)).toBe('[redacted] [redacted]');
     expect(configSecrets(config)).toBe(secrets);
-  });
-});
-
-describe('scrubbingDecoder', () => {
-  const secrets = new Secrets([API_KEY]);
-  const inner: StreamDecoder = {
-    decode: (frame) => [{ type: 'chunk', data: frame.data, event: 'e' }, { type: 'done' }],
-    end: () => [{ type: 'chunk', data: `end ${API_KEY}` }],
-  };
-
-  it('scrubs exact secrets from chunks, and leaves every other event as it was', () => {
-    const decoder = scrubbingDecoder(inner, secrets);
-    expect(decoder.decode({ data: `{"content":"${API_KEY}"}` })).toEqual([{ type: 'chunk', data: '{"content":"[redacted]"}', event: 'e' }, { type: 'done' }]);
-    const clean = decoder.decode({ data: '{"content":"hi"}' });
-    expect(clean[0]).toEqual({ type: 'chunk', data: '{"content":"hi"}', event: 'e' });
-    expect(decoder.end?.()).toEqual([{ type: 'chunk', data: 'end [redacted]' }]);
-  });
-
-  it('is the decoder itself when there is nothing to scrub', () => {
-    expect(scrubbingDecoder(inner, Secrets.none)).toBe(inner);
-    expect(scrubbingDecoder({ decode: inner.decode }, secrets).end).toBeUndefined();
   });
 });
 
