@@ -3,7 +3,7 @@
 // read, not to assert: a test here asserts counts, who answered, and time only against bounds a busy machine
 // cannot reach (a limit plus SLACK_MS, far below the hang, cooldown or default timeout the behaviour avoids).
 import { afterAll, describe, expect, it } from 'vitest';
-import { load, type Row, send, startWorld, summarize } from './harness.js';
+import { load, type Row, send, startWorld, summarize } from '../support/world.js';
 import { SLACK_MS } from '../support/timing.js';
 
 const rows: Row[] = [];

@@ -3,7 +3,7 @@
 // punctuation, and streams whose long, unbroken answers come without usage (counted at their end). GET /health is polled throughout; its p99 is the
 // figure. `npm run chaos` runs it alone and prints the table.
 import { afterAll, describe, expect, it } from 'vitest';
-import { load, type Outcome, percentile, startWorld } from './harness.js';
+import { load, type Outcome, percentile, startWorld } from '../support/world.js';
 import { probeHealthFromWorker } from '../support/health-probe.js';
 
 interface HealthRow {

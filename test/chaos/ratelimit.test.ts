@@ -4,7 +4,7 @@
 // (the gateway's own logged waits, exactly; the wall clock with SLACK_MS for a busy machine), upstream attempts
 // ≤ requests × 1.2.
 import { afterAll, describe, expect, it } from 'vitest';
-import { load, type Outcome, percentile, send, startWorld, type World } from './harness.js';
+import { load, type Outcome, percentile, send, startWorld, type World } from '../support/world.js';
 import { eventually, SLACK_MS } from '../support/timing.js';
 
 interface Row {

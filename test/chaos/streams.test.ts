@@ -5,7 +5,7 @@
 import type OpenAI from 'openai';
 import { afterAll, describe, expect, it } from 'vitest';
 import { countChatPromptTokens } from '../../src/context/index.js';
-import { percentile, startWorld, type World } from './harness.js';
+import { percentile, startWorld, type World } from '../support/world.js';
 import { eventually, SLACK_MS } from '../support/timing.js';
 
 const REPLY = 'The quiet harbor guides steady lanterns across the silver river toward morning light, without any hurry.';

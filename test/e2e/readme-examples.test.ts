@@ -212,7 +212,7 @@ const SHELL_RULES: { match: RegExp; why: string; run: (command: string, s: Sessi
   { match: /^npm (ci|test|run demo)$/, why: 'CI runs it on a clean clone (.ci/run)', run: (c) => expect(CI).toContain(`\n${c}`) },
   {
     match: /^npm run (test:5x|chaos|bench)$/,
-    why: 'a long run (the suite 5 times, the chaos files the suite runs too, the bench bench.smoke tries): the script exists',
+    why: 'a long run (the suite 5 times, the chaos files the suite runs too, the bench e2e/bench-smoke tries): the script exists',
     run: (_c, _s, m) => expect(PKG.scripts[m[1]!]).toBeTruthy(),
   },
   {

@@ -4,7 +4,7 @@
 // The pure decisions are in unit/resilience/resilience.test.ts and unit/routing/health.test.ts; the chaos figure in chaos/ratelimit.test.ts.
 import { describe, expect, it } from 'vitest';
 import type { AttemptRecord } from '../../src/pipeline/index.js';
-import { load, send } from '../chaos/harness.js';
+import { load, send } from '../support/world.js';
 import { apiError, chat, FAST_RETRY, single, withWorld } from '../support/resilience.js';
 import { eventually } from '../support/timing.js';
 

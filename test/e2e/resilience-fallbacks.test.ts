@@ -2,7 +2,7 @@
 // sockets. Which fallback answers (general, context-window and content-policy chains), when none may (a 400,
 // x-lifeline-fallbacks: off), and a stream failing over before its first token. The chaos suite
 // (test/chaos/faults.test.ts) covers behaviour at volume and timing; retries and failover inside one model, deadlines
-// and everything-down answers are in resilience-retries.e2e.test.ts.
+// and everything-down answers are in resilience-retries.test.ts.
 import { describe, expect, it } from 'vitest';
 import { collectText } from '../support/helpers.js';
 import { apiError, chat, FAST_RETRY, messages, single, withWorld } from '../support/resilience.js';

@@ -2,7 +2,7 @@
 // sockets. Retries of a deployment (backoff and retry-after hints, as logged), failover to the next deployment,
 // keys taken out of rotation, rate-limit headers steering traffic, deadlines, and the answers when everything is
 // down. The chaos suite (test/chaos/faults.test.ts) covers behaviour at volume and timing; fallbacks to other models are
-// in resilience-fallbacks.e2e.test.ts.
+// in resilience-fallbacks.test.ts.
 import type { AttemptRecord } from '../../src/pipeline/index.js';
 import { describe, expect, it } from 'vitest';
 import type { FaultPlan } from '../../src/mock/index.js';

@@ -187,7 +187,7 @@ describe('Expect: 100-continue and half-closed clients', () => {
   });
 
   // A one-shot client (Connection: close, or HTTP/1.0): its FIN says it is done sending. (A keep-alive client's FIN
-  // while it waits is taken for the client leaving; gateway.e2e.test.ts has that case.)
+  // while it waits is taken for the client leaving; gateway.test.ts has that case.)
   it('a client that half-closes after its request still gets the whole answer', async () => {
     const client = await raw(stack.server.url);
     const body = chatBody();

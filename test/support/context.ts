@@ -1,4 +1,4 @@
-// Shared by the token-counting tests (test/context.tokens-*.test.ts): loose request shapes and a PNG data URL of
+// Shared by the token-counting tests (test/unit/context/tokens-*.test.ts): loose request shapes and a PNG data URL of
 // a given size.
 export type Body = Record<string, unknown>;
 export type Msg = Record<string, unknown>;

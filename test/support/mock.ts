@@ -1,4 +1,4 @@
-// Shared by the mock's answer, fault and control tests (test/mock-{answers,faults,control}.test.ts): a mock per
+// Shared by the mock's answer, fault and control tests (test/unit/mock/{answers,faults,control}.test.ts): a mock per
 // test, an SDK client or plain fetch against it, and readers for its error bodies and SSE streams.
 import OpenAI from 'openai';
 import { type MockOptions, type MockServer, startMock } from '../../src/mock/index.js';

@@ -1,10 +1,10 @@
-// Shared by the resilience end-to-end tests (test/resilience-*.e2e.test.ts): a fresh world of named mocks behind
+// Shared by the resilience end-to-end tests (test/e2e/resilience-*.test.ts): a fresh world of named mocks behind
 // the gateway per test, quick retries, and the SDK calls they make.
 import type OpenAI from 'openai';
 import { APIError } from 'openai';
 import { expect } from 'vitest';
 import type { FaultPlan } from '../../src/mock/index.js';
-import { startWorld, type World } from '../chaos/harness.js';
+import { startWorld, type World } from './world.js';
 
 export const messages = [{ role: 'user' as const, content: 'Say something resilient' }];
 /** Quick retries, so a test that retries still runs in tens of milliseconds. */

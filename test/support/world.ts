@@ -1,8 +1,10 @@
+// A world of named mocks (each a provider) behind one gateway, and the load that runs through it: shared by the
+// chaos tests (test/chaos/) and the resilience end-to-end tests (test/e2e/resilience-*.test.ts).
 import OpenAI from 'openai';
 import { resolveConfig } from '../../src/config/index.js';
 import { startMock, type FaultPlan, type MockServer } from '../../src/mock/index.js';
 import { type RunningServer, startServer } from '../../src/server/serve.js';
-import { memoryLogger } from '../support/helpers.js';
+import { memoryLogger } from './helpers.js';
 
 /** One chaos scenario's world: named mocks (each a provider), a gateway over them, an SDK client. */
 export interface World {
