@@ -2,19 +2,21 @@
  * Anthropic errors → GatewayError. Anthropic's body is `{"type":"error","error":{"type","message"}}` and
  * its HTTP statuses map one to one onto error types (400 invalid_request_error, 401 authentication_error,
  * 403 permission_error, 404 not_found_error, 413 request_too_large, 429 rate_limit_error, 500 api_error,
- * 529 overloaded_error), so an HTTP error is classified by status exactly as OpenAI's are — same kinds, same
- * client statuses, same redaction — and only a mid-stream `error` event, which has no status of its own, is
+ * 529 overloaded_error), so an HTTP error is classified by status exactly as OpenAI's are (shared/errors.ts
+ * `statusError`: same kinds, same client statuses, same redaction) and only a mid-stream `error` event, which has no status of its own, is
  * classified by its type. Pure.
  */
-import { GatewayError, type GatewayErrorInit } from '../../errors.js';
+import { GatewayError } from '../../errors.js';
 import { secretsOf } from '../../secrets.js';
-import { classifyOpenAIError } from '../openai/adapter.js';
-import { header } from '../../resilience/retry-hints.js';
 import type { Deployment, Headers } from '../../types.js';
+import { clientStatus, firstHeader, kindForStatus, retryableHint, statusError } from '../shared/errors.js';
 
 interface WireError {
   type?: unknown;
   message?: unknown;
+  /** Not Anthropic's: what a proxy in front of it may answer with (OpenAI's fields). */
+  code?: unknown;
+  param?: unknown;
 }
 
 /** The status Anthropic answers each error type with, for errors that arrive inside a 200 stream. */
@@ -30,29 +32,29 @@ const STATUS_OF_TYPE: Record<string, number> = {
   overloaded_error: 529,
 };
 
+/**
+ * The error fields of a body: Anthropic's `{"type":"error","error":{…}}`, else (a proxy's answer) the body's own
+ * `message` and `code`; `type` only from Anthropic's error object. {} for a body that is not a JSON object.
+ */
 function readWireError(bodyText: string): WireError {
   try {
     const parsed = JSON.parse(bodyText) as { error?: unknown };
     if (parsed && typeof parsed === 'object' && parsed.error && typeof parsed.error === 'object') return parsed.error as WireError;
+    if (parsed && typeof parsed === 'object') {
+      const { message, code, param } = parsed as Record<string, unknown>;
+      return { message, code, param };
+    }
   } catch {
     // Not JSON (a proxy's HTML page): the status alone classifies it.
   }
   return {};
 }
 
-/** A copy of `e` with some fields changed (GatewayError is immutable by design). */
-function withChanges(e: GatewayError, message: string, changes: GatewayErrorInit): GatewayError {
-  return new GatewayError(e.kind, message, {
-    status: e.status,
-    code: e.code,
-    param: e.param,
-    retryable: e.retryable,
-    retryAfterMs: e.retryAfterMs,
-    upstreamRequestId: e.upstreamRequestId,
-    upstreamStatus: e.upstreamStatus,
-    deployment: e.deployment,
-    ...changes,
-  });
+const REQUEST_ID_HEADERS = ['request-id', 'x-request-id'];
+
+/** The upstream's request id: Anthropic's `request-id` (a proxy's `x-request-id` when it has none). */
+export function anthropicRequestId(headers: Headers): string | undefined {
+  return firstHeader(headers, REQUEST_ID_HEADERS);
 }
 
 /**
@@ -61,12 +63,20 @@ function withChanges(e: GatewayError, message: string, changes: GatewayErrorInit
  * retry-after and the `anthropic-ratelimit-*-reset` headers; the upstream id is Anthropic's `request-id`.
  */
 export function classifyAnthropicError(status: number, headers: Headers, bodyText: string, d: Deployment): GatewayError {
-  const base = classifyOpenAIError(status, headers, bodyText, d);
+  const wire = readWireError(bodyText);
   const secrets = secretsOf(d.provider);
-  return withChanges(base, base.message, {
-    code: secrets.identifier(readWireError(bodyText).type) ?? base.code,
-    upstreamRequestId: secrets.requestId(header(headers, 'request-id')) ?? base.upstreamRequestId,
-  });
+  return statusError(
+    status,
+    headers,
+    {
+      message: typeof wire.message === 'string' ? wire.message : '',
+      code: typeof wire.code === 'string' ? wire.code : '',
+      shownCode: secrets.identifier(wire.type) ?? wire.code,
+      param: wire.param,
+      requestId: anthropicRequestId(headers),
+    },
+    d,
+  );
 }
 
 /** A mid-stream `error` event's data → GatewayError, classified by its type (overloaded_error → overloaded, …). */
@@ -77,9 +87,13 @@ export function anthropicStreamError(data: unknown, d: Deployment): GatewayError
   const type = secrets.identifier(wire.type) ?? 'api_error';
   const message = typeof wire.message === 'string' && wire.message !== '' ? wire.message : type.replace(/_/g, ' ');
   const status = Object.hasOwn(STATUS_OF_TYPE, type) ? STATUS_OF_TYPE[type]! : 500;
-  const base = classifyOpenAIError(status, {}, JSON.stringify({ error: { message } }), d);
-  return withChanges(base, `Upstream ${d.id} sent an error mid-stream: ${secrets.scrubUntrusted(message)}`, {
+  const kind = kindForStatus(status, '', message);
+  const retryable = retryableHint({}, kind);
+  // No upstreamStatus: the response itself was a 200.
+  return new GatewayError(kind, `Upstream ${d.id} sent an error mid-stream: ${secrets.scrubUntrusted(message)}`, {
+    status: clientStatus(kind, status),
     code: type,
-    upstreamStatus: undefined, // the response itself was a 200
+    ...(retryable === undefined ? {} : { retryable }),
+    deployment: d.id,
   });
 }

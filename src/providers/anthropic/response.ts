@@ -1,8 +1,7 @@
 
 import type { Deployment } from '../../types.js';
-import { malformed, parseUpstreamJson, type ToolCall } from '../shared/upstream.js';
-
-export { malformed };
+import { malformed } from '../shared/errors.js';
+import { parseUpstreamJson, type ToolCall } from '../shared/response.js';
 
 type Json = Record<string, unknown>;
 

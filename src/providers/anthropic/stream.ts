@@ -11,7 +11,8 @@
  *   error                    → an error event, classified by its type
  */
 import { anthropicStreamError } from './errors.js';
-import { type AnthropicUsage, canonicalUsage, finishReason, malformed } from './response.js';
+import { malformed } from '../shared/errors.js';
+import { type AnthropicUsage, canonicalUsage, finishReason } from './response.js';
 import type { Deployment, StreamEvent, StreamFrame } from '../../types.js';
 import type { StreamDecoder } from '../adapter.js';
 

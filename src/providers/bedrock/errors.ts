@@ -3,13 +3,12 @@
  * (`ThrottlingException:http://internal.amazon.com/coral/…`) with `{"message": …}` as the body; streams send the
  * same types camel-cased as exception frames (`throttlingException`). Pure.
  */
-import { clientStatus } from '../shared/upstream.js';
 import type { ErrorKind } from '../../errors.js';
 import { GatewayError } from '../../errors.js';
+import { header, retryHintMs } from '../../resilience/retry-hints.js';
 import { secretsOf } from '../../secrets.js';
-import { kindForStatus } from '../openai/adapter.js';
-import { header, retryHintMs, shouldRetryHeader } from '../../resilience/retry-hints.js';
 import type { Deployment, Headers } from '../../types.js';
+import { clientStatus, firstHeader, kindForStatus, retryableHint, shownMessage } from '../shared/errors.js';
 
 /** By error type, lower-cased so the HTTP (`ThrottlingException`) and stream (`throttlingException`) forms meet. */
 const KIND_BY_TYPE: Record<string, ErrorKind> = {
@@ -65,14 +64,20 @@ function readBody(bodyText: string): { message: string; type: string | undefined
   return { message: '', type: undefined };
 }
 
+/**
+ * Signature errors echo the canonical request and the access key id: an auth failure's message is never passed on.
+ * Every part of the AWS credentials (and the api_key, if any), whole or in pieces, is the provider's secrets.
+ */
 function describe(kind: ErrorKind, message: string, d: Deployment): string {
-  // Signature errors echo the canonical request and the access key id; never pass them on.
-  if (kind === 'auth') return `the upstream rejected the AWS credentials configured for provider "${d.provider.name}"`;
-  // Every part of the AWS credentials (and the api_key, if any), whole or in pieces, is the provider's secrets.
-  return secretsOf(d.provider).scrubUntrusted(message) || kind.replace('_', ' ');
+  return shownMessage(kind, message, d, 'AWS credentials');
 }
 
-const RETRYABLE_KINDS = new Set<ErrorKind>(['rate_limited', 'overloaded', 'server', 'timeout']);
+const REQUEST_ID_HEADERS = ['x-amzn-requestid'];
+
+/** The upstream's request id: AWS's `x-amzn-requestid`. */
+export function bedrockRequestId(headers: Headers): string | undefined {
+  return firstHeader(headers, REQUEST_ID_HEADERS);
+}
 
 export function classifyBedrockError(status: number, headers: Headers, bodyText: string, d: Deployment): GatewayError {
   const body = readBody(bodyText);
@@ -81,14 +86,13 @@ export function classifyBedrockError(status: number, headers: Headers, bodyText:
   const rawType = awsErrorType(header(headers, 'x-amzn-errortype')) ?? awsErrorType(body.type);
   const type = secrets.identifier(rawType);
   const kind = kindForAwsError(rawType, status, body.message);
-  const hint = shouldRetryHeader(headers);
-  const retryable = hint ?? (RETRYABLE_KINDS.has(kind) ? true : undefined);
+  const retryable = retryableHint(headers, kind);
   return new GatewayError(kind, `Upstream ${d.id} answered ${status}${type ? ` ${type}` : ''}: ${describe(kind, body.message, d)}`, {
     status: clientStatus(kind, status),
     code: type,
     ...(retryable === undefined ? {} : { retryable }),
     retryAfterMs: retryHintMs(headers),
-    upstreamRequestId: secrets.requestId(header(headers, 'x-amzn-requestid')),
+    upstreamRequestId: secrets.requestId(bedrockRequestId(headers)),
     upstreamStatus: status,
     deployment: d.id,
   });

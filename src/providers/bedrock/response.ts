@@ -1,9 +1,8 @@
 /** Bedrock Converse response → OpenAI `chat.completion` JSON text. Pure, apart from a fresh completion id. */
 import { randomUUID } from 'node:crypto';
 import type { Deployment } from '../../types.js';
-import { malformed, parseUpstreamJson, type ToolCall } from '../shared/upstream.js';
-
-export { malformed };
+import { malformed } from '../shared/errors.js';
+import { parseUpstreamJson, type ToolCall } from '../shared/response.js';
 
 type Json = Record<string, unknown>;
 

@@ -5,7 +5,8 @@
  * still completes (only usage is missing). Exceptions arrive as frames named by their type.
  */
 import { bedrockStreamError } from './errors.js';
-import { completionId, finishReason, malformed, toOpenAIUsage } from './response.js';
+import { malformed } from '../shared/errors.js';
+import { completionId, finishReason, toOpenAIUsage } from './response.js';
 import type { Deployment, StreamEvent, StreamFrame } from '../../types.js';
 import type { StreamDecoder } from '../adapter.js';
 

@@ -2,7 +2,7 @@
  * OpenAI embeddings ⇄ Gemini `batchEmbedContents`: one request per input text, `dimensions` →
  * `outputDimensionality`; the answer's `embeddings[i].values` → `data[i].embedding`.
  */
-import { malformed } from './errors.js';
+import { malformed } from '../shared/errors.js';
 import { badRequest } from './request.js';
 import { parseJsonObject } from './response.js';
 import type { Deployment } from '../../types.js';

@@ -5,12 +5,9 @@
  */
 import { type ErrorKind, GatewayError } from '../../errors.js';
 import { secretsOf } from '../../secrets.js';
-import { kindForStatus } from '../openai/adapter.js';
-import { header, parseDuration, retryHintMs } from '../../resilience/retry-hints.js';
+import { parseDuration, retryHintMs } from '../../resilience/retry-hints.js';
 import type { Deployment, Headers } from '../../types.js';
-import { clientStatus, malformed } from '../shared/upstream.js';
-
-export { malformed };
+import { clientStatus, firstHeader, kindForStatus, shownMessage } from '../shared/errors.js';
 
 export interface GoogleError {
   code?: unknown;
@@ -89,20 +86,23 @@ export function geminiErrorKind(httpStatus: number, error: GoogleError): ErrorKi
 export function googleError(httpStatus: number, error: GoogleError, headers: Headers, d: Deployment, what: string): GatewayError {
   const kind = geminiErrorKind(httpStatus, error);
   const secrets = secretsOf(d.provider);
-  const message = typeof error.message === 'string' ? error.message : '';
   // Untrusted like every upstream error field (the key may be echoed anywhere); Google keys (`AIza…`) are key-shaped.
-  const shown =
-    kind === 'auth'
-      ? `the upstream rejected the credentials configured for provider "${d.provider.name}"`
-      : secrets.scrubUntrusted(message) || kind.replace('_', ' ');
+  const shown = shownMessage(kind, typeof error.message === 'string' ? error.message : '', d);
   return new GatewayError(kind, `Upstream ${d.id} ${what}: ${shown}`, {
     status: clientStatus(kind, httpStatus),
     code: kind === 'context_length' ? 'context_length_exceeded' : secrets.identifier(error.status)?.toLowerCase(),
     retryAfterMs: retryHintMs(headers) ?? retryInfoMs(error),
-    upstreamRequestId: secrets.requestId(header(headers, 'x-request-id')),
+    upstreamRequestId: secrets.requestId(geminiRequestId(headers)),
     upstreamStatus: httpStatus,
     deployment: d.id,
   });
+}
+
+const REQUEST_ID_HEADERS = ['x-request-id'];
+
+/** The upstream's request id, when a proxy in front of Google adds one (`x-request-id`). */
+export function geminiRequestId(headers: Headers): string | undefined {
+  return firstHeader(headers, REQUEST_ID_HEADERS);
 }
 
 export function classifyGeminiError(status: number, headers: Headers, bodyText: string, d: Deployment): GatewayError {

@@ -3,14 +3,13 @@
  * parts → text and tool calls, finish reasons, usage.
  */
 import { randomUUID } from 'node:crypto';
-import { parseUpstreamJson, type ToolCall } from '../shared/upstream.js';
-import { malformed, promptBlocked } from './errors.js';
+import { parseUpstreamJson, type ToolCall } from '../shared/response.js';
+import { malformed } from '../shared/errors.js';
+import { promptBlocked } from './errors.js';
 import { THOUGHT_SEPARATOR } from './request.js';
 import type { Deployment } from '../../types.js';
 
 type Json = Record<string, unknown>;
-
-export type { ToolCall } from '../shared/upstream.js';
 
 function isObject(v: unknown): v is Json {
   return typeof v === 'object' && v !== null && !Array.isArray(v);

@@ -5,7 +5,8 @@
  * ends — so the finish chunk, the usage chunk and `done` come from `end()`, and only if a finish reason was seen
  * (a stream that ends without one was cut, and the pipeline must see it as truncated).
  */
-import { geminiStreamError, malformed, promptBlocked } from './errors.js';
+import { malformed } from '../shared/errors.js';
+import { geminiStreamError, promptBlocked } from './errors.js';
 import {
   blockedPrompt,
   candidatesOf,

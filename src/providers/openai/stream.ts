@@ -1,4 +1,53 @@
 /**
+ * OpenAI-wire streams → canonical events. Chat chunks pass through as text (the canonical chunk *is* OpenAI's);
+ * the Responses API's named events pass through with their names and end at `response.completed` (or
+ * `response.incomplete`) instead of `[DONE]`. Every event is checked against what its API promises first
+ * (`StreamShapeCheck`, below): a malformed event fails the stream instead of reaching the client's SDK.
+ */
+import type { Deployment, StreamEvent, StreamFrame } from '../../types.js';
+import type { StreamDecoder } from '../adapter.js';
+import { malformed } from '../shared/errors.js';
+import { openAIStreamError, responsesStreamError } from './errors.js';
+
+export class OpenAIStreamDecoder implements StreamDecoder {
+  /** Events that are not what the API promises are a malformed upstream, never relayed. */
+  private readonly chunks = new StreamShapeCheck('chunk');
+  private readonly named = new StreamShapeCheck('event');
+
+  constructor(private readonly d: Deployment) {}
+
+  decode(event: StreamFrame): StreamEvent[] {
+    const data = event.data;
+    if (data === '[DONE]') return [{ type: 'done' }];
+    // An empty data line carries nothing: a keep-alive sent as an event rather than as a comment.
+    if (data === '') return [];
+    // The Responses API names its events and ends with response.completed instead of [DONE].
+    if (event.event !== undefined) {
+      const failure = event.event === 'error' || event.event === 'response.failed';
+      return this.checked(failure ? undefined : this.named.problem(data)) ?? responsesEvent(event.event, data, this.d);
+    }
+    // A literal `"error"` outside a string can only be a key or a whole value, so most chunks skip the parse.
+    if (data.includes('"error"')) {
+      const error = openAIStreamError(data, this.d);
+      if (error) return [{ type: 'error', error }];
+    }
+    return this.checked(this.chunks.problem(data)) ?? [{ type: 'chunk', data }];
+  }
+
+  private checked(problem: string | undefined): StreamEvent[] | undefined {
+    return problem === undefined ? undefined : [{ type: 'error', error: malformed(this.d, problem) }];
+  }
+}
+
+const RESPONSES_END = new Set(['response.completed', 'response.incomplete']);
+
+function responsesEvent(name: string, data: string, d: Deployment): StreamEvent[] {
+  if (name === 'error' || name === 'response.failed') return [{ type: 'error', error: responsesStreamError(name, data, d) }];
+  const chunk: StreamEvent = { type: 'chunk', event: name, data };
+  return RESPONSES_END.has(name) ? [chunk, { type: 'done' }] : [chunk];
+}
+
+/**
  * Whether an OpenAI-wire stream event is what its API promises: a chat chunk is a JSON object with a `choices`
  * array (or a usage-only chunk: a `usage` object), a Responses API event a JSON object. Anything else (text that
  * is not JSON, a number, an array, an object of another shape) is a malformed upstream, not something to relay:

@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { buildOpenAIRequest, classifyOpenAIError, kindForStatus, openaiProvider, redactSecrets } from '../../../src/providers/openai/adapter.js';
+import { buildOpenAIRequest, openaiProvider } from '../../../src/providers/openai/adapter.js';
+import { classifyOpenAIError } from '../../../src/providers/openai/errors.js';
+import { kindForStatus } from '../../../src/providers/shared/errors.js';
+import { Secrets } from '../../../src/secrets.js';
 import { parseRetryAfter, parseRetryAfterValue } from '../../../src/resilience/retry-hints.js';
 import { deployment, providerConfig } from '../../support/fixtures.js';
 
@@ -89,7 +92,7 @@ describe('openai provider: error classification', () => {
     expect(err.status).toBe(502);
     const other = classifyOpenAIError(400, {}, body('', 'bad key sk-east-0123456789abcdef here'), d);
     expect(other.message).not.toContain('0123456789abcdef');
-    expect(redactSecrets('x sk-proj-AAAAAAAAAAAAAAAA y', undefined)).toBe('x [redacted] y');
+    expect(Secrets.none.scrubUntrusted('x sk-proj-AAAAAAAAAAAAAAAA y')).toBe('x [redacted] y');
   });
 
   it('survives a non-JSON error body', () => {
