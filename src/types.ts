@@ -1,9 +1,11 @@
 /**
  * The canonical types every room speaks: what a client asked for, the one stream event shape, a deployment, and
- * the wire-level request transport/ sends. Below everything but config/ (a deployment carries its provider's
- * config); no behaviour lives here.
+ * the wire-level request transport/ sends and the response it gets back (`Upstream`, the seam between the
+ * pipeline and transport/). Below everything but config/ (a deployment carries its provider's config) and
+ * cancel.ts; no behaviour lives here.
  */
-import type { ProviderConfig } from './config/types.js';
+import type { CancelSignal } from './cancel.js';
+import type { ProviderConfig, Timeouts } from './config/types.js';
 import type { GatewayError } from './errors.js';
 
 /** What a client asked the gateway to do. `responses` is OpenAI's Responses API, passed through. */
@@ -56,4 +58,36 @@ export interface UpstreamRequest {
   method: 'GET' | 'POST';
   headers: Record<string, string>;
   body: string | undefined;
+}
+
+/** One upstream call: the built request, where it goes, and how long each phase may take. */
+export interface SendOptions {
+  request: UpstreamRequest;
+  provider: ProviderConfig;
+  timeouts: Pick<Timeouts, 'connect_ms' | 'first_byte_ms' | 'idle_ms'>;
+  /** Aborted when the request's deadline passes or its client goes away; its reason is rethrown. */
+  signal: CancelSignal;
+  /** Names the upstream in error messages, e.g. `Upstream openai-east/gpt-4o`. */
+  label: string;
+}
+
+/** What a sent request resolves to: the upstream's status and headers, and its body. */
+export interface UpstreamResponse {
+  status: number;
+  headers: Headers;
+  /** The body, with the first-byte and idle timeouts enforced while it is read. Iterate it once. */
+  body: AsyncIterable<Buffer>;
+  /** Reads the whole body as text (bounded). */
+  text(): Promise<string>;
+  /** Drops the response and frees its connection. Safe to call more than once. */
+  discard(): void;
+}
+
+/**
+ * The one thing the pipeline needs from transport/: send a built request, get the upstream's answer or a
+ * `GatewayError` (connection, timeout, the signal's reason). `transport/Transport` is the real one; the
+ * decision-loop tests script one (test/unit/pipeline/decisions*.test.ts).
+ */
+export interface Upstream {
+  send(opts: SendOptions): Promise<UpstreamResponse>;
 }

@@ -5,14 +5,14 @@ import { adapterFor } from '../providers/index.js';
 import { explainNotFound } from '../providers/shared/not-found.js';
 import { withField } from '../providers/shared/raw-json.js';
 import { secretsOf } from '../secrets.js';
-import type { Deployment, Headers, Operation, RawBody, StreamEvent } from '../types.js';
-import type { Transport, UpstreamResponse } from '../transport/index.js';
+import type { Deployment, Headers, Operation, RawBody, StreamEvent, Upstream, UpstreamResponse } from '../types.js';
 import { scrubbingDecoder } from './scrubbing-decoder.js';
 import { carriesToken, decodeStream } from './sse.js';
 
 /** One upstream attempt: what it needs, and what it reports for logs and health. */
 export interface AttemptInput {
-  transport: Transport;
+  /** Where the request goes: transport/'s Transport, or a test's scripted upstream. */
+  upstream: Upstream;
   op: Operation;
   body: Record<string, unknown>;
   timeouts: Timeouts;
@@ -75,7 +75,7 @@ export interface CommittedStream {
 async function send(input: AttemptInput, d: Deployment, record: AttemptRecord, body = input.body) {
   const adapter = adapterFor(d.provider.type);
   const request = adapter.buildRequest(input.op, body, d, input.raw?.of === body ? input.raw.text : undefined);
-  const res = await input.transport.send({
+  const res = await input.upstream.send({
     request,
     provider: d.provider,
     timeouts: input.timeouts,

@@ -8,8 +8,7 @@ import { rateLimitResetMs } from '../resilience/retry-hints.js';
 import type { Deployments } from '../routing/deployments.js';
 import type { DeploymentHealth } from '../routing/health.js';
 import type { Route, RoutedTarget } from '../routing/routes.js';
-import type { Transport } from '../transport/index.js';
-import type { Deployment, Headers, Operation } from '../types.js';
+import type { Deployment, Headers, Operation, Upstream } from '../types.js';
 import { type AttemptInput, type AttemptRecord, attemptJson, relay } from './attempt.js';
 import { type Choice, chooseTarget, supports } from './choose.js';
 import { hedgeDelay, LatencyWindow } from './hedge.js';
@@ -31,7 +30,7 @@ export interface Scope {
 /** What the loop works with, owned by the Pipeline. */
 export interface LoopDeps {
   config: Config;
-  transport: Transport;
+  upstream: Upstream;
   deployments: Deployments;
   rand: () => number;
   logger: Logger | undefined;
@@ -229,7 +228,7 @@ class ModelRun {
     const { d, health } = a;
     const record: AttemptRecord = { deployment: d.id, ms: 0, ...(a.waitedMs > 0 ? { waitedMs: Math.round(a.waitedMs) } : {}) };
     attempts.push(record);
-    const input: AttemptInput = { transport: this.loop.deps.transport, op: req.op, body: req.body, timeouts: this.route.model.timeouts, signal: deadline.signal };
+    const input: AttemptInput = { upstream: this.loop.deps.upstream, op: req.op, body: req.body, timeouts: this.route.model.timeouts, signal: deadline.signal };
     if (req.stream) input.maxEventBytes = this.loop.deps.config.streaming.max_event_bytes;
     if (req.raw?.of === req.body) input.raw = req.raw;
     const accepted = req.onStreamAccepted;

@@ -4,10 +4,9 @@ import { Deadline } from '../resilience/deadline.js';
 import { ModelChain } from '../routing/chain.js';
 import type { Route, RoutedTarget } from '../routing/routes.js';
 import type { Logger } from '../observability/logger.js';
-import type { Transport } from '../transport/index.js';
 import { encodingFor, PromptEstimate, preloadEncoding } from '../context/index.js';
 import type { Metrics } from '../observability/metrics.js';
-import type { Deployment } from '../types.js';
+import type { Deployment, Upstream } from '../types.js';
 import type { AttemptRecord } from './attempt.js';
 import { canPrefill, Deployments } from '../routing/deployments.js';
 import { Fitter } from '../context/plan.js';
@@ -46,7 +45,7 @@ export class Pipeline {
 
   constructor(
     private readonly config: Config,
-    transport: Transport,
+    upstream: Upstream,
     private readonly routes: ReadonlyMap<string, Route>,
     options: PipelineOptions = {},
   ) {
@@ -55,7 +54,7 @@ export class Pipeline {
     this.logger = options.logger;
     this.metrics = options.metrics;
     const rand = options.rand ?? Math.random;
-    this.loop = new ModelLoop({ config, transport, deployments: this.deployments, rand, logger: this.logger, metrics: this.metrics });
+    this.loop = new ModelLoop({ config, upstream, deployments: this.deployments, rand, logger: this.logger, metrics: this.metrics });
     // Streams count tokens (a resumed answer's cut part, a hedge's loser, an upstream that reports no usage).
     // Loading an encoding blocks for ~100–250 ms, so it is paid here, at startup, not by a stream in flight.
     if (config.streaming.resume || Object.values(config.models).some((m) => m.hedge)) {

@@ -1,24 +1,11 @@
 import { Agent, type Dispatcher, EnvHttpProxyAgent, ProxyAgent } from 'undici';
-import type { CancelSignal } from '../cancel.js';
-import type { ProviderConfig, Timeouts } from '../config/types.js';
+import type { ProviderConfig } from '../config/types.js';
 import { GatewayError } from '../errors.js';
-import type { UpstreamRequest } from '../types.js';
+import type { SendOptions, Upstream, UpstreamResponse } from '../types.js';
 import { preciseConnector, proxyTimeoutOptions, type TlsOptions, tlsBuildOptions } from './connector.js';
-import { UpstreamCall, type UpstreamResponse } from './upstream-call.js';
-
-export type { UpstreamResponse } from './upstream-call.js';
+import { UpstreamCall } from './upstream-call.js';
 
 /** The only upstream I/O of the gateway: pooled keep-alive connections, timeouts, egress proxies. */
-
-export interface SendOptions {
-  request: UpstreamRequest;
-  provider: ProviderConfig;
-  timeouts: Pick<Timeouts, 'connect_ms' | 'first_byte_ms' | 'idle_ms'>;
-  /** Aborted when the request's deadline passes or its client goes away; its reason is rethrown. */
-  signal: CancelSignal;
-  /** Names the upstream in error messages, e.g. `Upstream openai-east/gpt-4o`. */
-  label: string;
-}
 
 export interface TransportOptions {
   /** Where HTTPS_PROXY / HTTP_PROXY / NO_PROXY are read from (either case; upper wins). Default `process.env`. */
@@ -34,7 +21,8 @@ export interface EnvProxy {
   noProxy: string;
 }
 
-export class Transport {
+/** The real `Upstream` (src/types.ts): what the pipeline sends through. */
+export class Transport implements Upstream {
   private readonly dispatchers = new Map<string, Dispatcher>();
   private readonly envProxy: EnvProxy | undefined;
   private readonly tls: TlsOptions;

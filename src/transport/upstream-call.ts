@@ -1,20 +1,8 @@
 import type { Dispatcher } from 'undici';
 import type { CancelSignal } from '../cancel.js';
 import { GatewayError } from '../errors.js';
-import type { Headers } from '../types.js';
+import type { Headers, UpstreamResponse } from '../types.js';
 import { Watchdog } from './watchdog.js';
-
-/** What a sent request resolves to: the upstream's status and headers, and its body. */
-export interface UpstreamResponse {
-  status: number;
-  headers: Headers;
-  /** The body, with the first-byte and idle timeouts enforced while it is read. Iterate it once. */
-  body: AsyncIterable<Buffer>;
-  /** Reads the whole body as text (bounded). */
-  text(): Promise<string>;
-  /** Drops the response and frees its connection. Safe to call more than once. */
-  discard(): void;
-}
 
 export interface CallTimeouts {
   first_byte_ms: number;
