@@ -8,9 +8,8 @@ import { attemptsSettled, Pipeline } from '../pipeline/index.js';
 import { buildRoutes } from '../routing/routes.js';
 import { configSecrets } from '../secrets.js';
 import type { Transport } from '../transport/index.js';
-import { anthropicMessages } from './dialects/anthropic/dialect.js';
 import { countTokensHandler } from './count-tokens.js';
-import { PROBE_PATHS, router } from './endpoints.js';
+import { endpoints, router } from './endpoints.js';
 import type { Exchange } from './adapters/exchange.js';
 import { Inflight, shuttingDown } from './inflight.js';
 import { modelRunner } from './model-request.js';
@@ -19,8 +18,6 @@ import { type RequestContext, responder } from './respond.js';
 
 // Kept importable from here (the tests and older imports use it).
 export { headerSafe } from './headers.js';
-
-const ANTHROPIC_PATHS: ReadonlySet<string> = new Set(['/v1/messages', '/v1/messages/count_tokens']);
 
 export interface AppDeps {
   config: Config;
@@ -52,7 +49,7 @@ export interface App {
 /**
  * The gateway's HTTP API over any transport of exchanges (node:http in serve.ts, WHATWG fetch in adapters/fetch.ts):
  * it owns the per-request bookkeeping (the request line, the in-flight set a shutdown reaches) and the drain state.
- * What a route answers is in endpoints.ts; a model request's path through the pipeline in model-request.ts.
+ * The routes and what each answers are in endpoints.ts; a model request's path through the pipeline in model-request.ts.
  */
 export function createApp({ config, transport, logger, deployments, streams, reload, metrics = new Metrics() }: AppDeps): App {
   const routes = buildRoutes(config);
@@ -65,7 +62,7 @@ export function createApp({ config, transport, logger, deployments, streams, rel
   const respond = responder(isDraining);
   const runModel = modelRunner({ config, pipeline, routes, respond, isDraining, ...(streams ? { streams } : {}) });
   const countTokens = countTokensHandler({ config, routes, respond });
-  const api = router({ routes, metrics, respond, isDraining, runModel, countTokens, ...(reload ? { reload } : {}) });
+  const api = router(endpoints({ routes, metrics, respond, isDraining, runModel, countTokens, ...(reload ? { reload } : {}) }));
 
   /** The shutdown's end of one request (see `stopAll`). */
   const stop = (ex: Exchange, ctx: RequestContext): void => {
@@ -95,23 +92,24 @@ export function createApp({ config, transport, logger, deployments, streams, rel
       const ctx: RequestContext = { requestId: requestIdFrom(ex.headers['x-request-id']) };
       const entry = { ex, ctx };
       inflight.add(entry);
-      // Errors on the Anthropic routes (even a wrong method) come in Anthropic's shape.
-      if (ANTHROPIC_PATHS.has(ex.path)) ctx.dialect = anthropicMessages(ctx.requestId);
+      const endpoint = api.find(ex.path);
+      // Errors on a route of another dialect (the Anthropic ones, even for a wrong method) come in its shape.
+      if (endpoint?.dialect) ctx.dialect = endpoint.dialect(ctx.requestId);
       try {
         // While the gateway drains only the probes are answered: new work goes elsewhere (and a request pipelined
         // behind another, even a probe, is answered at once rather than held behind it).
-        if (draining && (ex.queued?.() || !PROBE_PATHS.has(ex.path))) throw shuttingDown();
-        await api.dispatch(ex)(ex, ctx);
+        if (draining && (ex.queued?.() || !endpoint?.probe)) throw shuttingDown();
+        await api.dispatch(ex, endpoint)(ex, ctx);
       } catch (err) {
         if (ctx.stopped) return; // answered by the shutdown; whatever the request ran into since is its echo
         const error = toGatewayError(err);
         if (error.kind === 'internal') logger.error({ err, requestId: ctx.requestId }, 'internal error');
         if (ctx.status === undefined) {
-          const extra: Record<string, string> = error.kind === 'method_not_allowed' ? { allow: api.allow(ex.path) } : {};
+          const extra: Record<string, string> = error.kind === 'method_not_allowed' ? { allow: api.allow(endpoint) } : {};
           respond.fail(ex, ctx, error, extra);
         }
       } finally {
-        const level = requestLineLevel(ex, ctx);
+        const level = requestLineLevel(endpoint?.probe === true, ex, ctx);
         if (logger.isLevelEnabled(level)) {
           const ms = performance.now() - started;
           // A hedge loser's cost may still be being counted (in slices); the client has its answer already.

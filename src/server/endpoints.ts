@@ -9,12 +9,28 @@ import type { RunModel } from './model-request.js';
 import { openAIChat, openAIEmbeddings, openAIResponses } from './dialects/openai/dialect.js';
 import type { Handler, Responder } from './respond.js';
 
-/** The HTTP API's routes: which handler answers a path and method. */
+/** One path of the HTTP API: a handler per method, and how the app treats requests to it. */
+export interface Endpoint {
+  /** The exact path; ending in `/*`, every path that starts with what comes before the `*`. */
+  path: string;
+  methods: Readonly<Record<string, Handler>>;
+  /**
+   * A load balancer's or a scraper's path: still answered while the gateway drains (everything else is refused),
+   * and its request line is logged at debug when it was answered 200.
+   */
+  probe?: true;
+  /** The dialect the route speaks: its errors (even a 404 or a 405 before any handler ran) come in its shape. */
+  dialect?: (requestId: string) => IngressDialect;
+}
+
+/** The HTTP API's routes: which endpoint a path is, and its handler for a method. */
 export interface Router {
+  /** The endpoint of a path; undefined when there is none (`dispatch` answers it with a 404). */
+  find(path: string): Endpoint | undefined;
   /** The request's handler; a 404 or 405 GatewayError when there is none. */
-  dispatch(ex: Exchange): Handler;
+  dispatch(ex: Exchange, endpoint: Endpoint | undefined): Handler;
   /** The `Allow` header for a path (after a 405). */
-  allow(path: string): string;
+  allow(endpoint: Endpoint | undefined): string;
 }
 
 export interface EndpointDeps {
@@ -29,59 +45,79 @@ export interface EndpointDeps {
   reload?: () => { status: number; body: string };
 }
 
-type Table = Record<string, Record<string, Handler>>;
-
-/** A load balancer's and a scraper's paths: answered while the gateway drains, logged at debug when all is well. */
-export const PROBE_PATHS: ReadonlySet<string> = new Set(['/health', '/ready', '/metrics']);
-
-export function router({ routes, metrics, respond, isDraining, runModel, countTokens, reload }: EndpointDeps): Router {
+/** Every route of the API, in one table. */
+export function endpoints({ routes, metrics, respond, isDraining, runModel, countTokens, reload }: EndpointDeps): Endpoint[] {
   const modelNames = [...routes.keys()];
   const { json } = respond;
   const model = (dialect: IngressDialect): Handler => (ex, ctx) => runModel(ex, ctx, dialect);
-  const get = (handler: Handler) => ({ GET: handler });
-  const post = (handler: Handler) => ({ POST: handler });
-  const table: Table = {
-    '/v1/chat/completions': post(model(openAIChat)),
-    '/v1/embeddings': post(model(openAIEmbeddings)),
-    '/v1/responses': post(model(openAIResponses)),
-    '/v1/messages': post((ex, ctx) => runModel(ex, ctx, ctx.dialect ?? anthropicMessages(ctx.requestId))),
-    '/v1/messages/count_tokens': post(countTokens),
-    '/v1/models': get(async (ex, ctx) => json(ex, ctx, 200, modelsList(modelNames))),
+  const table: Endpoint[] = [
+    { path: '/v1/chat/completions', methods: { POST: model(openAIChat) } },
+    { path: '/v1/embeddings', methods: { POST: model(openAIEmbeddings) } },
+    { path: '/v1/responses', methods: { POST: model(openAIResponses) } },
+    {
+      path: '/v1/messages',
+      methods: { POST: (ex, ctx) => runModel(ex, ctx, ctx.dialect ?? anthropicMessages(ctx.requestId)) },
+      dialect: anthropicMessages,
+    },
+    { path: '/v1/messages/count_tokens', methods: { POST: countTokens }, dialect: anthropicMessages },
+    { path: '/v1/models', methods: { GET: async (ex, ctx) => json(ex, ctx, 200, modelsList(modelNames)) } },
+    { path: '/v1/models/*', methods: { GET: modelHandler(routes) } },
     // Alive while draining too (a 503 here would tell an orchestrator to kill a process finishing its work).
-    '/health': get(async (ex, ctx) => json(ex, ctx, 200, isDraining() ? '{"status":"ok","draining":true}' : '{"status":"ok"}')),
-    '/metrics': get(async (ex, ctx) => {
-      const body = await metrics.render();
-      ctx.status = 200;
-      ex.start(200, { 'content-type': metrics.contentType, 'content-length': byteLength(body), 'x-request-id': ctx.requestId });
-      ex.end(body);
-    }),
-    '/ready': get(async (ex, ctx) =>
-      isDraining() ? json(ex, ctx, 503, '{"status":"draining"}') : json(ex, ctx, 200, '{"status":"ready"}'),
-    ),
-  };
+    {
+      path: '/health',
+      methods: { GET: async (ex, ctx) => json(ex, ctx, 200, isDraining() ? '{"status":"ok","draining":true}' : '{"status":"ok"}') },
+      probe: true,
+    },
+    {
+      path: '/metrics',
+      methods: {
+        GET: async (ex, ctx) => {
+          const body = await metrics.render();
+          ctx.status = 200;
+          ex.start(200, { 'content-type': metrics.contentType, 'content-length': byteLength(body), 'x-request-id': ctx.requestId });
+          ex.end(body);
+        },
+      },
+      probe: true,
+    },
+    {
+      path: '/ready',
+      methods: { GET: async (ex, ctx) => (isDraining() ? json(ex, ctx, 503, '{"status":"draining"}') : json(ex, ctx, 200, '{"status":"ready"}')) },
+      probe: true,
+    },
+  ];
   if (reload) {
-    table['/admin/reload'] = post(async (ex, ctx) => {
+    const admin: Handler = async (ex, ctx) => {
       const answer = reload();
       json(ex, ctx, answer.status, answer.body);
-    });
+    };
+    table.push({ path: '/admin/reload', methods: { POST: admin } });
   }
+  return table;
+}
 
+/** A router over a table of endpoints (exact paths by lookup, prefixes in the table's order). */
+export function router(table: readonly Endpoint[]): Router {
+  const exact = new Map<string, Endpoint>();
+  const prefixes: { prefix: string; endpoint: Endpoint }[] = [];
+  for (const e of table) {
+    if (e.path.endsWith('/*')) prefixes.push({ prefix: e.path.slice(0, -1), endpoint: e });
+    else exact.set(e.path, e);
+  }
+  const allow = (endpoint: Endpoint | undefined): string => Object.keys(endpoint?.methods ?? { GET: 0 }).join(', ');
   return {
-    dispatch(ex) {
-      const methods = table[ex.path] ?? (ex.path.startsWith('/v1/models/') ? get(modelHandler(routes)) : undefined);
-      if (!methods) {
-        throw new GatewayError('not_found', `Unknown path ${ex.path}`, { code: 'unknown_url' });
-      }
-      const handler = methods[ex.method];
+    find(path) {
+      return exact.get(path) ?? prefixes.find((p) => path.startsWith(p.prefix))?.endpoint;
+    },
+    dispatch(ex, endpoint) {
+      if (!endpoint) throw new GatewayError('not_found', `Unknown path ${ex.path}`, { code: 'unknown_url' });
+      const handler = Object.hasOwn(endpoint.methods, ex.method) ? endpoint.methods[ex.method] : undefined;
       if (handler) return handler;
-      const allowed = Object.keys(methods).join(', ');
-      throw new GatewayError('method_not_allowed', `${ex.method} is not allowed on ${ex.path}; use ${allowed}`, {
+      throw new GatewayError('method_not_allowed', `${ex.method} is not allowed on ${ex.path}; use ${allow(endpoint)}`, {
         code: 'method_not_allowed',
       });
     },
-    allow(path) {
-      return Object.keys(table[path] ?? { GET: 0 }).join(', ');
-    },
+    allow,
   };
 }
 

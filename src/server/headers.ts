@@ -1,48 +1,13 @@
-import { TRANSFORM_NAMES } from '../config/schema.js';
-import type { Transform } from '../config/types.js';
-import { GatewayError } from '../errors.js';
 import type { ResultMeta } from '../pipeline/index.js';
-import type { Exchange } from './adapters/exchange.js';
 
-/** The per-request knobs a client may turn: only ever narrowing what the config allows. */
-export function requestControls(headers: Exchange['headers']): { timeoutMs?: number; fallbacks?: boolean; transforms?: Transform[] } {
-  const controls: { timeoutMs?: number; fallbacks?: boolean; transforms?: Transform[] } = {};
-  const timeout = one(headers['x-lifeline-timeout-ms']);
-  if (timeout !== undefined) {
-    const ms = Number(timeout);
-    if (!/^\d+$/.test(timeout.trim()) || ms <= 0) {
-      throw new GatewayError('bad_request', `Header x-lifeline-timeout-ms must be a positive whole number of milliseconds, got "${timeout.slice(0, 40)}"`, {
-        code: 'invalid_header',
-        param: 'x-lifeline-timeout-ms',
-      });
-    }
-    controls.timeoutMs = ms;
-  }
-  const fallbacks = one(headers['x-lifeline-fallbacks'])?.trim().toLowerCase();
-  if (fallbacks === 'off' || fallbacks === 'false' || fallbacks === '0') controls.fallbacks = false;
-  const transforms = one(headers['x-lifeline-transforms']);
-  if (transforms !== undefined) {
-    const names = transforms.split(',').map((t) => t.trim().toLowerCase()).filter(Boolean);
-    const unknown = names.filter((n) => !(TRANSFORM_NAMES as readonly string[]).includes(n));
-    if (unknown.length > 0) {
-      throw new GatewayError('bad_request', `Header x-lifeline-transforms: unknown transform "${unknown[0]?.slice(0, 40)}" (valid: ${TRANSFORM_NAMES.join(', ')})`, {
-        code: 'invalid_header',
-        param: 'x-lifeline-transforms',
-      });
-    }
-    controls.transforms = names as Transform[];
-  }
-  return controls;
-}
+// The headers the gateway sets on its answers (the x-lifeline-* it reports, lengths). The headers a client may send
+// (x-lifeline-timeout-ms, -fallbacks, -transforms) are read in controls.ts.
 
 export function byteLength(body: string): string {
   return String(Buffer.byteLength(body));
 }
 
-function one(v: string | string[] | undefined): string | undefined {
-  return Array.isArray(v) ? v[0] : v;
-}
-
+/** Who answered, after how many attempts; the fallback model and what the context check changed, when any. */
 export function metaHeaders(
   meta: Pick<ResultMeta, 'deployment' | 'fallback' | 'applied'> & { attempts: number | readonly unknown[] },
 ): Record<string, string> {

@@ -1,5 +1,4 @@
 import type { requestLineWriter } from '../observability/logger.js';
-import { PROBE_PATHS } from './endpoints.js';
 import type { Exchange } from './adapters/exchange.js';
 import type { RequestContext } from './respond.js';
 
@@ -11,11 +10,11 @@ function loggedStatus(ex: Exchange, ctx: RequestContext): number | undefined {
 }
 
 /**
- * A probe answered 200 is logged at debug: a load balancer probing every second would otherwise write most of
- * the log at info. Any other answer to it (a 503 /ready, a 405) is worth an info line.
+ * A probe (an endpoint marked `probe`) answered 200 is logged at debug: a load balancer probing every second would
+ * otherwise write most of the log at info. Any other answer to it (a 503 /ready, a 405) is worth an info line.
  */
-export function requestLineLevel(ex: Exchange, ctx: RequestContext): 'info' | 'debug' {
-  return PROBE_PATHS.has(ex.path) && loggedStatus(ex, ctx) === 200 ? 'debug' : 'info';
+export function requestLineLevel(probe: boolean, ex: Exchange, ctx: RequestContext): 'info' | 'debug' {
+  return probe && loggedStatus(ex, ctx) === 200 ? 'debug' : 'info';
 }
 
 /** The one line each request is logged with, once it is over. */
