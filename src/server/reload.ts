@@ -36,11 +36,16 @@ export interface AdminAnswer {
 
 export interface EnginesOptions {
   logger: Logger;
+  /** Where each engine's transport reads HTTPS_PROXY / HTTP_PROXY / NO_PROXY; defaults to process.env. */
+  env?: Record<string, string | undefined>;
   /** Reads the config again (a file, with the command line's overrides); throws a ConfigError when it is invalid. */
   source?: () => Config;
   /** The gateway made `logger` itself: a reload sets its level, and its scrub learns each new secret. */
   ownLogger?: LogSecrets;
-  /** Whether `POST /admin/reload` is served: only while the listener is on a loopback address (no admin key yet). */
+  /**
+   * Whether `POST /admin/reload` is served: only while the listener is on a loopback address (no admin key yet).
+   * Without it (the library) the route does not exist.
+   */
   adminAllowed?: () => boolean;
 }
 
@@ -72,7 +77,7 @@ export class Engines {
     config: Config,
     private readonly options: EnginesOptions,
   ) {
-    this.current = this.build(config, new Deployments(config), new Transport());
+    this.current = this.build(config, new Deployments(config), this.transport());
     this.app = {
       handle: (ex) => this.handle(ex),
       startDraining: () => {
@@ -90,9 +95,12 @@ export class Engines {
     return this.current.config;
   }
 
-  /** Reads the config again and, when it is valid and differs, serves new requests with it. Logs the outcome. */
-  reload(): ReloadResult {
-    const { logger, source } = this.options;
+  /**
+   * Reads the config again (from `source`, else the one the engines were made with) and, when it is valid and
+   * differs, serves new requests with it. Logs the outcome.
+   */
+  reload(source = this.options.source): ReloadResult {
+    const { logger } = this.options;
     if (this.draining) return this.refuse('the gateway is shutting down');
     if (!source) return this.refuse('the gateway was started without a config file');
     let next: Config;
@@ -121,7 +129,7 @@ export class Engines {
     const old = this.current;
     try {
       const deployments = old.deployments.carryTo(next, changes.deployments.unchanged);
-      this.current = this.build(next, deployments, transportReusable(running, next) ? old.transport : new Transport());
+      this.current = this.build(next, deployments, transportReusable(running, next) ? old.transport : this.transport());
     } catch (err) {
       // Not expected of a validated config; but a SIGHUP must never take the running gateway down with it.
       const error = new ConfigError([`the gateway could not be built from it: ${err instanceof Error ? err.message : String(err)}`]);
@@ -197,11 +205,15 @@ export class Engines {
       metrics: this.metrics,
       deployments,
       streams: this.streams,
-      reload: () => this.admin(),
+      ...(this.options.adminAllowed ? { reload: () => this.admin() } : {}),
     });
     if (this.draining) app.startDraining();
     this.users.set(transport, (this.users.get(transport) ?? 0) + 1);
     return { config, app, deployments, transport, inflight: 0 };
+  }
+
+  private transport(): Transport {
+    return new Transport(this.options.env ? { env: this.options.env } : {});
   }
 
   /** An engine with nothing left to do: its transport is closed unless a newer engine uses it. */
