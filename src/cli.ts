@@ -6,8 +6,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { catalogJson, configJson, formatCatalog, formatConfigReport, toJson } from './accounting/report.js';
 import { ConfigError, describeConfig, loadConfigFile } from './config/index.js';
 import type { Config } from './config/types.js';
-import { faultPreset, FAULT_PRESETS } from './mock/dialects/presets.js';
-import { startMock, type FaultPlan } from './mock/index.js';
+import { FAULT_PRESETS, faultPreset, startMock, type FaultPlan } from './mock/index.js';
 import { startServer } from './server/serve.js';
 import { watchFile } from './server/watch.js';
 

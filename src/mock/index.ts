@@ -5,7 +5,9 @@
  *   const mock = await startMock({ plan: { script: [{ status: 429, retry_after: 1 }, {}] } });
  *   const client = new OpenAI({ baseURL: mock.url, apiKey: 'sk-test' });
  */
-export { startMock, type MockDialect, type MockOptions, type MockServer } from './server.js';
+export { startMock, type MockOptions, type MockServer } from './server.js';
+export type { MockDialect } from './dialects/index.js';
+export { FAULT_PRESETS, faultPreset } from './fault-presets.js';
 export type { MockRequestRecord, MockStats } from './stats.js';
 export {
   type Fault,

@@ -6,7 +6,7 @@ import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DIALECT_ROUTES } from '../../src/mock/dialects/index.js';
 import { startMock, type MockServer } from '../../src/mock/index.js';
-import { FAULT_PRESETS } from '../../src/mock/dialects/presets.js';
+import { FAULT_PRESETS } from '../../src/mock/fault-presets.js';
 import { collectText, PROVIDER_KEY } from '../support/helpers.js';
 
 const CLI = join(import.meta.dirname, '..', '..', 'dist', 'cli.js');

@@ -5,11 +5,11 @@
  * header), not verified. Pure: turns request bodies into `Reply`s; the answer itself comes from `chatAnswer`.
  */
 import { encodeEventStreamMessage, encodeEventStreamPrelude } from '../../providers/bedrock/eventstream.js';
-import { contentText, estimateTokens } from '../content.js';
-import { type DialectRoute, InvalidRequest } from './dialect.js';
+import { contentText, estimateTokens } from '../answer.js';
+import { type DialectRoute, InvalidRequest } from './route.js';
 import type { Fault } from '../faults.js';
 import { type ChatAnswer, chatAnswer } from './openai/answers.js';
-import type { FaultRenderer, Reply, StreamScript } from '../respond.js';
+import type { FaultRenderer, Reply, StreamScript } from '../deliver.js';
 
 type Json = Record<string, unknown>;
 

@@ -1,11 +1,16 @@
-/** Every dialect the mock speaks; a new dialect adds its routes here. */
+/**
+ * Every dialect the mock speaks: its routes (a new dialect adds them here), and, for `MockServer.answerFor`, how
+ * the OpenAI, Anthropic and Bedrock routes read the answer text from a body.
+ */
 import { anthropicRoutes } from './anthropic/routes.js';
-import { bedrockRoutes } from './bedrock.js';
-import type { DialectRoute } from './dialect.js';
+import { messagesAnswer } from './anthropic/answers.js';
+import { bedrockRoutes, converseAnswer } from './bedrock.js';
 import { geminiRoutes } from './gemini/routes.js';
 import { mistralRoutes } from './mistral.js';
+import { chatAnswer } from './openai/answers.js';
 import { openaiRoutes } from './openai/routes.js';
 import { responsesRoute } from './openai/responses.js';
+import type { DialectRoute } from './route.js';
 
 export const DIALECT_ROUTES: readonly DialectRoute[] = [
   ...openaiRoutes,
@@ -15,3 +20,13 @@ export const DIALECT_ROUTES: readonly DialectRoute[] = [
   responsesRoute,
   ...mistralRoutes,
 ];
+
+/** The request shapes `MockServer.answerFor` reads. */
+export type MockDialect = 'openai' | 'anthropic' | 'bedrock';
+
+/** The answer text the route of each dialect gives a body (null text: the answer is a tool call). */
+export const DIALECT_ANSWERS: Readonly<Record<MockDialect, (body: unknown, reply: string) => { text: string | null }>> = {
+  openai: chatAnswer,
+  anthropic: messagesAnswer,
+  bedrock: converseAnswer,
+};

@@ -4,9 +4,9 @@
  * permitted", so `stream_options` or `seed` is refused), and a stream reports its usage in its final chunk without
  * being asked. For testing the `mistral` preset's request shaping against the behaviour that broke it.
  */
-import { InvalidRequest, type DialectRoute } from './dialect.js';
+import { InvalidRequest, type DialectRoute } from './route.js';
 import { chatReply, checkChat, openaiFaults } from './openai/answers.js';
-import type { Reply } from '../respond.js';
+import type { Reply } from '../deliver.js';
 
 type Json = Record<string, unknown>;
 

@@ -4,7 +4,7 @@
 import { APIConnectionError, APIConnectionTimeoutError, APIError, BadRequestError, RateLimitError } from 'openai';
 import { describe, expect, it } from 'vitest';
 import { type FaultPlan, FaultSchedule, startMock, validatePlan } from '../../../src/mock/index.js';
-import { StreamClock } from '../../../src/mock/respond.js';
+import { StreamClock } from '../../../src/mock/deliver.js';
 import { CHAT, client, dataOf, errorOf, post, withMock } from '../../support/mock.js';
 import { eventually } from '../../support/timing.js';
 

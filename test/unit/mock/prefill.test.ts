@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { anthropicPrefill } from '../../../src/mock/dialects/anthropic/answers.js';
 import { converseAnswer } from '../../../src/mock/dialects/bedrock.js';
-import { continueReply, splitWords } from '../../../src/mock/content.js';
+import { continueReply, splitWords } from '../../../src/mock/answer.js';
 import { type MockServer, startMock } from '../../../src/mock/index.js';
 import { openaiPrefill } from '../../../src/mock/dialects/openai/answers.js';
 import { eventStreamFrames } from '../../../src/providers/bedrock/eventstream.js';

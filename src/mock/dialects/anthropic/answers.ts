@@ -5,9 +5,9 @@
  * text, one delta per word, or a tool call with placeholder input — except that any trailing assistant message
  * is a prefill, continued. Pure: turns request bodies into `Reply`s.
  */
-import { contentChars, contentText, continueReply, estimateTokens, placeholderArguments, splitPieces, splitWords } from '../../content.js';
+import { contentChars, contentText, continueReply, estimateTokens, placeholderArguments, splitPieces, splitWords } from '../../answer.js';
 import type { Fault } from '../../faults.js';
-import type { FaultRenderer, Reply, StreamScript } from '../../respond.js';
+import type { FaultRenderer, Reply, StreamScript } from '../../deliver.js';
 
 type Json = Record<string, unknown>;
 

@@ -4,7 +4,7 @@
  * tool_use, empty text blocks, a final assistant prefill ending in whitespace). Messages follow the real API's
  * wording. Pure.
  */
-import { InvalidRequest } from '../dialect.js';
+import { InvalidRequest } from '../route.js';
 
 type Json = Record<string, unknown>;
 

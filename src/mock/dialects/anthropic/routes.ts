@@ -1,7 +1,7 @@
 /** The Anthropic dialect's route on the mock: `POST /v1/messages` (the Messages API). */
 import { checkMessages } from './check.js';
 import { anthropicErrorBody, anthropicFaults, messagesReply } from './answers.js';
-import type { DialectRoute } from '../dialect.js';
+import type { DialectRoute } from '../route.js';
 
 export const anthropicRoutes: DialectRoute[] = [
   {

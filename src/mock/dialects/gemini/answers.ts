@@ -8,10 +8,10 @@ import {
   estimateTokens,
   placeholderArguments,
   splitWords,
-} from '../../content.js';
+} from '../../answer.js';
 import type { Fault } from '../../faults.js';
 import { checkBatchEmbed, field } from './check.js';
-import type { FaultRenderer, Reply, StreamScript } from '../../respond.js';
+import type { FaultRenderer, Reply, StreamScript } from '../../deliver.js';
 
 type Json = Record<string, unknown>;
 

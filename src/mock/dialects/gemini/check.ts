@@ -4,7 +4,7 @@
  * translator that sends nonsense fails here as it would against Google. Accepts camelCase and snake_case field
  * names, as the real API does.
  */
-import { InvalidRequest } from '../dialect.js';
+import { InvalidRequest } from '../route.js';
 
 type Json = Record<string, unknown>;
 

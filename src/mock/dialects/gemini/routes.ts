@@ -2,7 +2,7 @@
  * The Gemini dialect's routes on the mock, under `/v1beta/models/{model}:{method}`. The key arrives as the
  * `x-goog-api-key` header (recorded like every header); `alt=sse` picks SSE over the JSON-array stream.
  */
-import type { DialectRoute } from '../dialect.js';
+import type { DialectRoute } from '../route.js';
 import { batchEmbedReply, generateReply, geminiErrorBody, geminiFaults } from './answers.js';
 import { checkGenerate } from './check.js';
 

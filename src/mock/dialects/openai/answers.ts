@@ -2,7 +2,7 @@
  * The OpenAI dialect of the mock: request checks, `chat.completion` / `chat.completion.chunk` / embeddings /
  * models bodies, and the `{"error":{...}}` shape. Pure: turns request bodies into `Reply`s.
  */
-import { InvalidRequest } from '../dialect.js';
+import { InvalidRequest } from '../route.js';
 import {
   contentChars,
   contentText,
@@ -13,14 +13,11 @@ import {
   placeholderArguments,
   splitPieces,
   splitWords,
-} from '../../content.js';
+} from '../../answer.js';
 import type { Fault } from '../../faults.js';
-import type { FaultRenderer, Reply, StreamScript } from '../../respond.js';
+import type { FaultRenderer, Reply, StreamScript } from '../../deliver.js';
 
 type Json = Record<string, unknown>;
-
-/** A request the real API would refuse; rendered as a 400 (or `status`) in the OpenAI error shape. */
-export { InvalidRequest };
 
 export function errorType(status: number): string {
   if (status === 401) return 'authentication_error';

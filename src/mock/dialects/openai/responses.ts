@@ -2,11 +2,11 @@
  * OpenAI's Responses API on the mock (`POST /v1/responses`): a text answer as a `response` object, or streamed
  * as named SSE events (response.created … response.output_text.delta … response.completed).
  */
-import { contentChars, estimateTokens, splitWords } from '../../content.js';
-import type { DialectRoute } from '../dialect.js';
-import { InvalidRequest } from '../dialect.js';
+import { contentChars, estimateTokens, splitWords } from '../../answer.js';
+import type { DialectRoute } from '../route.js';
+import { InvalidRequest } from '../route.js';
 import { errorBody, openaiFaults } from './answers.js';
-import type { StreamScript } from '../../respond.js';
+import type { StreamScript } from '../../deliver.js';
 
 type Json = Record<string, unknown>;
 

@@ -1,5 +1,5 @@
 /** The OpenAI dialect's routes on the mock: chat completions, embeddings, model listings (and Azure's paths). */
-import type { DialectRoute } from '../dialect.js';
+import type { DialectRoute } from '../route.js';
 import { chatReply, checkChat, embeddingsReply, errorBody, modelBody, modelsBody, openaiFaults } from './answers.js';
 
 function chatRoute(path: RegExp): DialectRoute {

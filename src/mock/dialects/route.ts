@@ -1,9 +1,9 @@
 /**
  * How a dialect plugs into the mock server: the routes it answers. A `plain` route answers at once (listings,
  * not faulted, not consuming the plan); a `model` route validates a request, builds its reply and renders its
- * errors, and the fault engine (respond.ts) plays the reply out under the plan's faults.
+ * errors, and the fault engine (deliver.ts) plays the reply out under the plan's faults.
  */
-import type { FaultRenderer, Reply } from '../respond.js';
+import type { FaultRenderer, Reply } from '../deliver.js';
 
 export interface MockContext {
   /** The request number (1-based): ids like `chatcmpl-mock-N`. */

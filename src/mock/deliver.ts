@@ -268,7 +268,7 @@ export async function deliver(
   fault: Fault | null,
   outcome: Outcome,
   reply: Reply,
-  dialect: FaultRenderer,
+  renderer: FaultRenderer,
 ): Promise<void> {
   const f = fault ?? {};
   if (outcome === 'hang') return; // never answer; the server notices when the client gives up
@@ -278,7 +278,7 @@ export async function deliver(
     return;
   }
   if (outcome === 'status') {
-    await sendBody(x, f.status ?? 500, dialect.faultError(f), f, 'status');
+    await sendBody(x, f.status ?? 500, renderer.faultError(f), f, 'status');
     return;
   }
   if (reply.kind === 'json') await sendBody(x, 200, reply.body, f, outcome);

@@ -1,4 +1,4 @@
-import type { Fault } from '../faults.js';
+import type { Fault } from './faults.js';
 
 /** Named faults for `lifeline mock --fail-with`, so the common chaos mixes need no JSON. */
 export const FAULT_PRESETS: Readonly<Record<string, Fault>> = {
