@@ -1,18 +1,13 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
-import type { Config } from '../config/types.js';
-import { createLogger, flushLogger, type Logger } from '../observability/logger.js';
-import { Engines, isLoopback, LogSecrets, type ReloadResult } from './reload.js';
-import {
-  answerClientError,
-  clientErrorAnswer,
-  defaultMaxConnections,
-  openFilesLimit,
-  rawResponse,
-  tooManyConnections,
-} from './connections.js';
-import { FLUSH_GRACE_MS, isLingering, lingeringClose } from './linger.js';
+import type { AddressInfo } from 'node:net';
+import type { Config, ServerConfig } from '../config/types.js';
+import type { Logger } from '../observability/logger.js';
 import { nodeExchange } from './adapters/node.js';
+import type { App } from './app.js';
+import { type Connections, guardConnections } from './connections.js';
+import { type AssembledGateway, assembleGateway } from './gateway.js';
+import { FLUSH_GRACE_MS, isLingering } from './linger.js';
+import { isLoopback, type ReloadResult } from './reload.js';
 
 export interface RunningServer {
   /** e.g. `http://127.0.0.1:4000` */
@@ -43,168 +38,158 @@ export interface ServeOptions {
   logger?: Logger;
   /** Where a reload reads the config from (the file, with the command line's overrides); throws a ConfigError. */
   reloadFrom?: () => Config;
+  /** Where the transport reads HTTPS_PROXY / HTTP_PROXY / NO_PROXY; defaults to process.env. */
+  env?: Record<string, string | undefined>;
 }
 
-/** A connection over the cap is answered and then read from this long at most, so that the client sees the 503. */
-const REJECT_LINGER_MS = 1_000;
-/** Past this many connections being turned away at once, more are closed without an answer: descriptors first. */
-const MAX_REJECTING = 256;
-
+/**
+ * The gateway as a server: the assembly (gateway.ts) behind a node:http listener, with its connection cap
+ * (connections.ts), lingering closes (linger.ts) and a graceful shutdown.
+ */
 export async function startServer(config: Config, options: ServeOptions = {}): Promise<RunningServer> {
-  // A logger of our own learns each reloaded key; one passed in is the caller's to configure.
-  const secrets = options.logger ? undefined : new LogSecrets(config);
-  const logger = options.logger ?? createLogger(config.logging, undefined, secrets);
   const s = config.server;
   let loopback = false;
-  const engines = new Engines(config, {
-    logger,
+  const gateway = assembleGateway(config, {
+    ...(options.logger ? { logger: options.logger } : {}),
+    ...(options.env ? { env: options.env } : {}),
     ...(options.reloadFrom ? { source: options.reloadFrom } : {}),
-    ...(secrets ? { ownLogger: secrets } : {}),
     adminAllowed: () => loopback,
   });
-  const app = engines.app;
-  const linger = { ms: s.linger_ms, bytes: s.linger_bytes };
-  let inflight = 0;
-  let idle: (() => void) | undefined;
-  const onClose = (): void => {
-    inflight--;
-    if (inflight === 0) idle?.();
-  };
-  /** Per connection, its latest request's response, and whether that request asked for a keep-alive connection. */
-  const latest = new WeakMap<Socket, { res: ServerResponse; keepAlive: boolean }>();
-  const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
-    // A connection already answered for the last time (a 413, a 503 over the cap): what it sends is dropped.
-    if (isLingering(req.socket)) return void req.resume();
-    latest.set(req.socket, { res, keepAlive: res.shouldKeepAlive });
-    inflight++;
-    void app.handle(nodeExchange(req, res, onClose, linger));
-  };
+  const { logger } = gateway;
+  const server = httpServer(s);
+  const connections = guardConnections(server, s, logger);
+  const requests = serveRequests(server, gateway.app, s, connections);
 
-  const server: Server = createServer(
-    {
-      noDelay: true,
-      keepAliveTimeout: s.keep_alive_timeout_ms,
-      headersTimeout: s.header_timeout_ms,
-      // A backstop for bodies the app does not read (its own body timeout answers 408 first).
-      requestTimeout: s.header_timeout_ms + s.body_timeout_ms + s.linger_ms + FLUSH_GRACE_MS,
-      // How often node looks for connections past those two: a tenth of the header timeout, at most once a second.
-      connectionsCheckingInterval: Math.max(25, Math.min(1_000, Math.floor(s.header_timeout_ms / 10))),
-    },
-    onRequest,
-  );
-  // A client may half-close once its request is sent and still wait for the answer (node's default ends the
-  // connection at once, and the answer is lost).
-  (server as { httpAllowHalfOpen?: boolean }).httpAllowHalfOpen = true;
-  // `Expect: 100-continue`: a body declared over the limit is refused before the client sends it.
-  server.on('checkContinue', (req, res) => {
-    const declared = Number(req.headers['content-length'] ?? 0);
-    if (!(declared > s.max_body_bytes)) res.writeContinue();
-    onRequest(req, res);
-  });
-
-  const limit = openFilesLimit();
-  const maxConnections = s.max_connections ?? defaultMaxConnections(limit);
-  if (limit !== undefined && maxConnections >= limit) {
-    logger.warn({ max_connections: maxConnections, open_files_limit: limit }, 'server.max_connections is not below the open-files limit');
-  }
-  const sockets = new Set<Socket>();
-  const rejecting = new Set<Socket>();
-  server.on('connection', (socket: Socket) => {
-    if (sockets.size < maxConnections) {
-      sockets.add(socket);
-      socket.once('close', () => sockets.delete(socket));
-      // A FIN while an answer is pending. From a client that asked for a one-shot connection (`Connection:
-      // close`, HTTP/1.0) it is a half-close: it has said all it will say, and the answer still goes out. From a
-      // keep-alive client it is the client leaving (TCP cannot tell the two apart): its request is cancelled and
-      // logged 499, as nginx does it.
-      socket.once('end', () => {
-        const last = latest.get(socket);
-        if (last?.keepAlive && !last.res.writableEnded) socket.destroy();
-      });
-      return;
-    }
-    // Over the cap: a short answer rather than a reset, unless turning connections away is itself a flood.
-    if (rejecting.size >= MAX_REJECTING) {
-      socket.destroy();
-      return;
-    }
-    rejecting.add(socket);
-    socket.once('close', () => rejecting.delete(socket));
-    socket.on('error', () => {});
-    socket.write(rawResponse(tooManyConnections(maxConnections)));
-    lingeringClose(socket, { ms: Math.min(s.linger_ms, REJECT_LINGER_MS), bytes: 64 * 1024 });
-  });
-  server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
-    if (isLingering(socket)) socket.destroy();
-    else answerClientError(socket, clientErrorAnswer(err.code, s.header_timeout_ms));
-  });
-
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(s.port, s.host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const address = server.address() as AddressInfo;
+  const address = await listen(server, s);
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   const url = `http://${host}:${address.port}`;
   loopback = isLoopback(address.address);
-  logger.info({ url, models: Object.keys(config.models), max_connections: maxConnections }, 'lifeline listening');
-
-  /** Resolves when no request is in flight, or after `ms`. */
-  const settled = (ms: number): Promise<void> =>
-    inflight === 0
-      ? Promise.resolve()
-      : new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, ms);
-          idle = () => {
-            clearTimeout(timer);
-            resolve();
-          };
-        });
+  logger.info({ url, models: Object.keys(config.models), max_connections: connections.max }, 'lifeline listening');
 
   let stopping: Promise<void> | undefined;
-  const shutdown = (): Promise<void> => {
-    stopping ??= (async () => {
-      logger.info({ inflight, drain_timeout_ms: s.drain_timeout_ms }, 'draining');
-      // The listener stays open while the drain lasts, and so do idle keep-alive connections: a load balancer's
-      // probe reads /ready 503 "draining" rather than a refused connection, and a client's next request is
-      // answered 503 server_shutting_down with `Connection: close` rather than cut. (app.ts decides the answers.)
-      app.startDraining();
-      await settled(s.drain_timeout_ms);
-      if (inflight > 0) {
-        // Out of time: what is still open ends with an explicit error, not a cut connection; its last bytes get
-        // a moment to leave.
-        logger.warn({ inflight }, 'drain timeout: ending the requests still in flight');
-        const stopped = app.stopAll();
-        await settled(FLUSH_GRACE_MS);
-        let timer: NodeJS.Timeout | undefined;
-        const late = new Promise((resolve) => {
-          timer = setTimeout(resolve, FLUSH_GRACE_MS);
-        });
-        await Promise.race([stopped, late]); // (their log lines)
-        clearTimeout(timer);
-      }
-      // Drained (or out of time): no more connections; those still open are done with.
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      for (const socket of sockets) socket.destroy();
-      for (const socket of rejecting) socket.destroy();
-      await closed;
-      await engines.close();
-      logger.info('stopped');
-      await flushLogger(logger);
-    })();
-    return stopping;
-  };
-
   return {
     url,
     port: address.port,
     logger,
-    inflight: () => inflight,
-    connections: () => sockets.size + rejecting.size,
-    shutdown,
-    reload: () => engines.reload(),
+    inflight: () => requests.count,
+    connections: () => connections.open(),
+    shutdown: () => (stopping ??= stop({ server, gateway, requests, connections, drainMs: s.drain_timeout_ms })),
+    reload: () => gateway.reload(),
   };
+}
+
+function httpServer(s: ServerConfig): Server {
+  const server = createServer({
+    noDelay: true,
+    keepAliveTimeout: s.keep_alive_timeout_ms,
+    headersTimeout: s.header_timeout_ms,
+    // A backstop for bodies the app does not read (its own body timeout answers 408 first).
+    requestTimeout: s.header_timeout_ms + s.body_timeout_ms + s.linger_ms + FLUSH_GRACE_MS,
+    // How often node looks for connections past those two: a tenth of the header timeout, at most once a second.
+    connectionsCheckingInterval: Math.max(25, Math.min(1_000, Math.floor(s.header_timeout_ms / 10))),
+  });
+  // A client may half-close once its request is sent and still wait for the answer (node's default ends the
+  // connection at once, and the answer is lost).
+  (server as { httpAllowHalfOpen?: boolean }).httpAllowHalfOpen = true;
+  return server;
+}
+
+/** Hands each request to the app as an exchange, and counts those not yet finished. */
+function serveRequests(server: Server, app: App, s: ServerConfig, connections: Connections): InflightCount {
+  const linger = { ms: s.linger_ms, bytes: s.linger_bytes };
+  const requests = new InflightCount();
+  const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
+    // A connection already answered for the last time (a 413, a 503 over the cap): what it sends is dropped.
+    if (isLingering(req.socket)) return void req.resume();
+    connections.noteRequest(req.socket, res);
+    requests.started();
+    void app.handle(nodeExchange(req, res, requests.finished, linger));
+  };
+  server.on('request', onRequest);
+  // `Expect: 100-continue`: a body declared over the limit is refused before the client sends it.
+  server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
+    const declared = Number(req.headers['content-length'] ?? 0);
+    if (!(declared > s.max_body_bytes)) res.writeContinue();
+    onRequest(req, res);
+  });
+  return requests;
+}
+
+/** Requests and streams not yet finished, and a wait for them to be. */
+class InflightCount {
+  private n = 0;
+  private idle: (() => void) | undefined;
+
+  get count(): number {
+    return this.n;
+  }
+
+  started(): void {
+    this.n++;
+  }
+
+  readonly finished = (): void => {
+    this.n--;
+    if (this.n === 0) this.idle?.();
+  };
+
+  /** Resolves when no request is in flight, or after `ms`. */
+  settled(ms: number): Promise<void> {
+    if (this.n === 0) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      this.idle = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+  }
+}
+
+function listen(server: Server, s: ServerConfig): Promise<AddressInfo> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(s.port, s.host, () => {
+      server.off('error', reject);
+      resolve(server.address() as AddressInfo);
+    });
+  });
+}
+
+interface Stopping {
+  server: Server;
+  gateway: AssembledGateway;
+  requests: InflightCount;
+  connections: Connections;
+  drainMs: number;
+}
+
+/** The graceful stop (`RunningServer.shutdown`). */
+async function stop({ server, gateway, requests, connections, drainMs }: Stopping): Promise<void> {
+  const { logger, app } = gateway;
+  logger.info({ inflight: requests.count, drain_timeout_ms: drainMs }, 'draining');
+  // The listener stays open while the drain lasts, and so do idle keep-alive connections: a load balancer's
+  // probe reads /ready 503 "draining" rather than a refused connection, and a client's next request is
+  // answered 503 server_shutting_down with `Connection: close` rather than cut. (app.ts decides the answers.)
+  app.startDraining();
+  await requests.settled(drainMs);
+  if (requests.count > 0) {
+    // Out of time: what is still open ends with an explicit error, not a cut connection; its last bytes get
+    // a moment to leave.
+    logger.warn({ inflight: requests.count }, 'drain timeout: ending the requests still in flight');
+    const stopped = app.stopAll();
+    await requests.settled(FLUSH_GRACE_MS);
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise((resolve) => {
+      timer = setTimeout(resolve, FLUSH_GRACE_MS);
+    });
+    await Promise.race([stopped, late]); // (their log lines)
+    clearTimeout(timer);
+  }
+  // Drained (or out of time): no more connections; those still open are done with.
+  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+  connections.destroyAll();
+  await closed;
+  logger.info('stopped');
+  await gateway.close(); // the upstream pools, and the log's last lines
 }
