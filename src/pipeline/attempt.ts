@@ -5,7 +5,7 @@ import { adapterFor } from '../providers/index.js';
 import { explainNotFound } from '../providers/shared/not-found.js';
 import { withField } from '../providers/shared/raw-json.js';
 import { secretsOf } from '../secrets.js';
-import type { Deployment, Headers, Operation, RawBody, StreamEvent, Upstream, UpstreamResponse } from '../types.js';
+import type { Deployment, Operation, RawBody, StreamEvent, Upstream, UpstreamResponse } from '../types.js';
 import { scrubbingDecoder } from './scrubbing-decoder.js';
 import { carriesToken, decodeStream } from './sse.js';
 
@@ -83,9 +83,7 @@ async function send(input: AttemptInput, d: Deployment, record: AttemptRecord, b
     label: `Upstream ${d.id}`,
   });
   record.status = res.status;
-  record.upstreamRequestId = secretsOf(d.provider).requestId(
-    firstHeader(res.headers, 'x-request-id') ?? firstHeader(res.headers, 'request-id') ?? firstHeader(res.headers, 'x-amzn-requestid'),
-  );
+  record.upstreamRequestId = secretsOf(d.provider).requestId(adapter.upstreamRequestId(res.headers));
   if (res.status >= 200 && res.status < 300) return { adapter, res };
   let text = '';
   try {
@@ -247,9 +245,4 @@ function usageRaw(input: AttemptInput, body: Record<string, unknown>): RawBody |
   if (input.raw?.of !== input.body || 'stream_options' in input.body) return undefined;
   const text = withField(input.raw.text, 'stream_options', '{"include_usage":true}');
   return text === undefined ? undefined : { of: body, text };
-}
-
-function firstHeader(headers: Headers, name: string): string | undefined {
-  const v = headers[name];
-  return Array.isArray(v) ? v[0] : v;
 }

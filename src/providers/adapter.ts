@@ -25,6 +25,17 @@ export interface ProviderAdapter {
    */
   parseResponse(op: Operation, bodyText: string, deployment: Deployment, request?: Record<string, unknown>): string;
   classifyError(status: number, headers: Headers, bodyText: string, deployment: Deployment): GatewayError;
+  /**
+   * The upstream's request id, from the response header its API puts it in (OpenAI `x-request-id`, Anthropic
+   * `request-id`, AWS `x-amzn-requestid`); as sent, the caller vets it. `classifyError` takes it from the same place.
+   */
+  upstreamRequestId(headers: Headers): string | undefined;
+  /**
+   * Whether the deployment can continue a partial answer (prefill), which resuming a stream needs, when this
+   * provider's models differ (Bedrock: the catalog's word per model); undefined, or absent, leaves it to the
+   * provider's `supports_prefill` (its type's default). Not asked when the config sets `supports_prefill`.
+   */
+  canPrefill?(deployment: Deployment): boolean | undefined;
   /** `request` is the canonical request, for choices that depend on it (e.g. usage only when include_usage). */
   createStreamDecoder(deployment: Deployment, request?: Record<string, unknown>): StreamDecoder;
 }

@@ -1,18 +1,18 @@
-import { resolveModelInfo } from '../accounting/catalog.js';
 import type { Config } from '../config/types.js';
+import { adapterFor } from '../providers/index.js';
 import type { RoutedTarget } from './routes.js';
 import { RetryBudget } from '../resilience/index.js';
 import { type DeploymentHealth, HealthRegistry } from './health.js';
 
 /**
  * Whether a deployment can continue a partial answer (prefill), which a resumed stream needs: the provider's
- * `supports_prefill` when the config sets it; on Bedrock, whose models differ, the catalog's word for the model
- * (Claude yes, the others no); else the provider type's default.
+ * `supports_prefill` when the config sets it; else the adapter's word for the model, where its models differ
+ * (Bedrock: the catalog's, Claude yes, the others no); else the provider type's default.
  */
 export function canPrefill(t: RoutedTarget): boolean {
   const p = t.deployment.provider;
-  if (p.supports_prefill_set || p.type !== 'bedrock') return p.supports_prefill;
-  return resolveModelInfo(p.type, t.target).capabilities?.prefill ?? p.supports_prefill;
+  if (p.supports_prefill_set) return p.supports_prefill;
+  return adapterFor(p.type).canPrefill?.(t.deployment) ?? p.supports_prefill;
 }
 
 /**

@@ -4,7 +4,7 @@
  * What is and is not translated is listed in request.ts.
  */
 import { GatewayError } from '../../errors.js';
-import { classifyAnthropicError } from './errors.js';
+import { anthropicRequestId, classifyAnthropicError } from './errors.js';
 import { buildAnthropicRequest } from './request.js';
 import { parseAnthropicResponse } from './response.js';
 import { AnthropicStreamDecoder } from './stream.js';
@@ -42,6 +42,7 @@ export const anthropicProvider: ProviderAdapter = {
     return parseAnthropicResponse(bodyText, d);
   },
   classifyError: classifyAnthropicError,
+  upstreamRequestId: anthropicRequestId,
   createStreamDecoder: (d: Deployment, request?: Record<string, unknown>): StreamDecoder =>
     new AnthropicStreamDecoder(d, { includeUsage: wantsUsage(request) }),
 };

@@ -3,8 +3,9 @@
  * every model family Bedrock hosts. Requests are SigV4-signed with the provider's AWS credentials; streams are
  * AWS event-stream binary frames, not SSE. Embeddings and the Responses API have no Converse equivalent.
  */
+import { lookupModel } from '../../accounting/catalog.js';
 import { GatewayError } from '../../errors.js';
-import { classifyBedrockError } from './errors.js';
+import { bedrockRequestId, classifyBedrockError } from './errors.js';
 import { eventStreamFrames } from './eventstream.js';
 import { toConverseRequest } from './request.js';
 import { parseConverseResponse } from './response.js';
@@ -53,5 +54,8 @@ export const bedrockProvider: ProviderAdapter = {
   },
   parseResponse: (_op, bodyText, d) => parseConverseResponse(bodyText, d),
   classifyError: classifyBedrockError,
+  upstreamRequestId: bedrockRequestId,
+  // Bedrock hosts many vendors' models behind one wire: Claude continues a prefill, Llama, Titan, … do not.
+  canPrefill: (d) => lookupModel(d.provider.type, d.model)?.capabilities.prefill,
   createStreamDecoder: (d) => new BedrockStreamDecoder(d),
 };

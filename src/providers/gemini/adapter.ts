@@ -4,7 +4,7 @@
  * end up in proxy and access logs.
  */
 import { buildGeminiEmbeddings, toEmbeddingsResponse } from './embeddings.js';
-import { classifyGeminiError } from './errors.js';
+import { classifyGeminiError, geminiRequestId } from './errors.js';
 import { badRequest, buildGeminiChat } from './request.js';
 import { toChatCompletion } from './response.js';
 import { GeminiStreamDecoder } from './stream.js';
@@ -44,5 +44,6 @@ export const geminiProvider: ProviderAdapter = {
   parseResponse: (op, bodyText, d, request) =>
     op === 'embeddings' ? toEmbeddingsResponse(bodyText, d, request) : toChatCompletion(bodyText, d),
   classifyError: classifyGeminiError,
+  upstreamRequestId: geminiRequestId,
   createStreamDecoder: (d) => new GeminiStreamDecoder(d),
 };

@@ -3,7 +3,7 @@ import type { ProviderAdapter } from '../adapter.js';
 import { malformed } from '../shared/errors.js';
 import { withModel } from '../shared/raw-json.js';
 import { parseUpstreamJson } from '../shared/response.js';
-import { classifyOpenAIError } from './errors.js';
+import { classifyOpenAIError, openAIRequestId } from './errors.js';
 import { OpenAIStreamDecoder } from './stream.js';
 
 /**
@@ -71,6 +71,7 @@ export function openAICompatible(wire: OpenAIWire = OPENAI_WIRE): ProviderAdapte
     buildRequest: (op, body, d, raw) => buildOpenAIRequest(op, body, d, wire, raw),
     parseResponse: parseOpenAIResponse,
     classifyError: classifyOpenAIError,
+    upstreamRequestId: openAIRequestId,
     createStreamDecoder: (d) => new OpenAIStreamDecoder(d),
   };
 }
