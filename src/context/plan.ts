@@ -1,4 +1,3 @@
-import { resolveModelInfo } from '../accounting/catalog.js';
 import {
   checkFit,
   clampOutput,
@@ -11,15 +10,23 @@ import {
   type Window,
 } from './index.js';
 import { GatewayError } from '../errors.js';
-import type { Route, RoutedTarget } from '../routing/routes.js';
+
+/**
+ * What the planner needs of a client-facing model: its name, the models to try for a prompt too long for it, and
+ * its deployments (`T`: routing's routed target; the planner only hands them back and asks for their windows).
+ */
+export interface FitRoute<T> {
+  readonly model: { readonly name: string; readonly context_window_fallbacks: readonly string[] };
+  readonly targets: readonly T[];
+}
 
 /** How a request goes to one model: which deployments it fits, and the body to send them (trimmed, clamped). */
-export type FitPlan =
-  | { ok: true; allow?: (t: RoutedTarget) => boolean; body?: Record<string, unknown>; applied?: string[] }
+export type FitPlan<T> =
+  | { ok: true; allow?: (t: T) => boolean; body?: Record<string, unknown>; applied?: string[] }
   | { ok: false; error: GatewayError };
 
 const OUTPUT_RESERVE = 4096;
-const FITS: FitPlan = { ok: true };
+const FITS = { ok: true } as const;
 
 /**
  * The pre-call context check. A deployment whose window (catalog, or the target's `context_window`) cannot hold
@@ -28,17 +35,20 @@ const FITS: FitPlan = { ok: true };
  * window leaves, or, when the prompt itself is too long, its middle messages removed (context_window_fallbacks
  * that fit untouched are preferred: they lose nothing).
  */
-export class Fitter {
-  private readonly windows = new WeakMap<RoutedTarget, Window>();
-  private readonly tightest = new WeakMap<Route, { context: number; input: number }>();
+export class Fitter<T extends object, R extends FitRoute<T> = FitRoute<T>> {
+  private readonly windows = new WeakMap<T, Window>();
+  private readonly tightest = new WeakMap<R, { context: number; input: number }>();
 
-  constructor(private readonly routes: ReadonlyMap<string, Route>) {}
+  /** `windowOf`: a deployment's window (the catalog's, or its target's `context_window`); asked once per target. */
+  constructor(
+    private readonly routes: ReadonlyMap<string, R>,
+    private readonly windowOf: (t: T) => Window,
+  ) {}
 
-  window(t: RoutedTarget): Window {
+  window(t: T): Window {
     let w = this.windows.get(t);
     if (!w) {
-      const info = resolveModelInfo(t.deployment.provider.type, t.target);
-      w = { model: t.deployment.model, contextWindow: info.context_window, maxOutput: info.max_output_tokens, maxInput: info.max_input_tokens };
+      w = this.windowOf(t);
       this.windows.set(t, w);
     }
     return w;
@@ -48,10 +58,10 @@ export class Fitter {
    * The models whose fit the byte bound cannot settle, for this model and its context_window_fallbacks: their
    * counts are what `plan` will need (count them with `estimate.prefetch` first, off the event loop's back).
    */
-  unsettled(route: Route, estimate: PromptEstimate): string[] {
+  unsettled(route: R, estimate: PromptEstimate): string[] {
     const output = requestedOutput(estimate.body);
     const models = new Set<string>();
-    const consider = (t: RoutedTarget): void => {
+    const consider = (t: T): void => {
       const w = this.window(t);
       if (!settledByBound(estimate, w, output)) models.add(w.model);
     };
@@ -61,7 +71,7 @@ export class Fitter {
   }
 
   /** The smallest context window and input cap over the model's deployments (no limit: Infinity). */
-  private limits(route: Route): { context: number; input: number } {
+  private limits(route: R): { context: number; input: number } {
     let limits = this.tightest.get(route);
     if (!limits) {
       limits = { context: Number.POSITIVE_INFINITY, input: Number.POSITIVE_INFINITY };
@@ -76,7 +86,7 @@ export class Fitter {
   }
 
   /** `plan`, counting first what the bound cannot settle (then a promise: the count gives the event loop turns). */
-  fit(route: Route, estimate: PromptEstimate, transform: boolean): FitPlan | Promise<FitPlan> {
+  fit(route: R, estimate: PromptEstimate, transform: boolean): FitPlan<T> | Promise<FitPlan<T>> {
     // The usual request: its byte bound is within the tightest limit of the model's deployments, so it fits every
     // one of them without a count (what `plan` would find; the fallbacks' counts are not needed then either).
     const limits = this.limits(route);
@@ -88,7 +98,7 @@ export class Fitter {
   }
 
   /** A promise only when middle-out runs (it counts what it removes and keeps in slices). */
-  plan(route: Route, estimate: PromptEstimate, transform: boolean): FitPlan | Promise<FitPlan> {
+  plan(route: R, estimate: PromptEstimate, transform: boolean): FitPlan<T> | Promise<FitPlan<T>> {
     const output = requestedOutput(estimate.body);
     const fitting = route.targets.filter((t) => checkFit(estimate, this.window(t), output).fits);
     if (fitting.length === route.targets.length) return { ok: true };
@@ -114,13 +124,13 @@ export class Fitter {
   }
 
   /** Middle-out against the model's largest known prompt budget, reserving the requested output (or 4,096). */
-  private async trim(route: Route, estimate: PromptEstimate, output: number | undefined): Promise<FitPlan | undefined> {
+  private async trim(route: R, estimate: PromptEstimate, output: number | undefined): Promise<FitPlan<T> | undefined> {
     const reserveOf = (w: Window): number => Math.min(output ?? OUTPUT_RESERVE, w.maxOutput ?? OUTPUT_RESERVE);
-    const budgetOf = (t: RoutedTarget): number => {
+    const budgetOf = (t: T): number => {
       const w = this.window(t);
       return w.contextWindow === undefined && w.maxInput === undefined ? 0 : promptBudget(w, reserveOf(w));
     };
-    const largest = route.targets.reduce<RoutedTarget | undefined>((best, t) => (budgetOf(t) > (best ? budgetOf(best) : 0) ? t : best), undefined);
+    const largest = route.targets.reduce<T | undefined>((best, t) => (budgetOf(t) > (best ? budgetOf(best) : 0) ? t : best), undefined);
     if (!largest) return undefined;
     const w = this.window(largest);
     const reserve = reserveOf(w);
@@ -139,7 +149,7 @@ export class Fitter {
     return { ok: true, allow: only(fitting), body: output === undefined ? result.body : withOutput(result.body, reserve), applied };
   }
 
-  private tooLong(route: Route, estimate: PromptEstimate, output: number | undefined): GatewayError {
+  private tooLong(route: R, estimate: PromptEstimate, output: number | undefined): GatewayError {
     const windows = route.targets.map((t) => this.window(t));
     const room = (w: Window): number => promptBudget(w, output ?? 0);
     const largest = windows.reduce((best, w) => (room(w) > room(best) ? w : best));
@@ -162,7 +172,7 @@ export class Fitter {
   }
 }
 
-function only(targets: RoutedTarget[]): (t: RoutedTarget) => boolean {
+function only<T>(targets: readonly T[]): (t: T) => boolean {
   const set = new Set(targets);
   return (t) => set.has(t);
 }

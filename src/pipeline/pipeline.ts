@@ -10,6 +10,7 @@ import type { Deployment, Upstream } from '../types.js';
 import type { AttemptRecord } from './attempt.js';
 import { canPrefill, Deployments } from '../routing/deployments.js';
 import { Fitter } from '../context/plan.js';
+import { targetWindow } from './windows.js';
 import { abortError, ModelLoop, type ModelOutcome, type Scope } from './model-loop.js';
 import { resumable, type Segment, withFinally } from './resume.js';
 import { type GatewayRequest, type GatewayResult, PipelineFailure } from './request.js';
@@ -37,7 +38,7 @@ export interface PipelineOptions {
  */
 export class Pipeline {
   readonly deployments: Deployments;
-  private readonly fitter: Fitter;
+  private readonly fitter: Fitter<RoutedTarget, Route>;
   private readonly logger: Logger | undefined;
   private readonly metrics: Metrics | undefined;
   /** One model's attempts (model-loop.ts). */
@@ -50,7 +51,7 @@ export class Pipeline {
     options: PipelineOptions = {},
   ) {
     this.deployments = options.deployments ?? new Deployments(config);
-    this.fitter = new Fitter(routes);
+    this.fitter = new Fitter<RoutedTarget, Route>(routes, targetWindow);
     this.logger = options.logger;
     this.metrics = options.metrics;
     const rand = options.rand ?? Math.random;

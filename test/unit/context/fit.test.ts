@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { checkFit, clampOutput, countChatPromptTokens, countChatPromptTokensAsync, middleOut, PromptEstimate, promptBudget, requestedOutput } from '../../../src/context/index.js';
 import { resolveConfig } from '../../../src/config/index.js';
 import { Fitter } from '../../../src/context/plan.js';
-import { buildRoutes } from '../../../src/routing/routes.js';
+import { buildRoutes, type RoutedTarget } from '../../../src/routing/routes.js';
+import { targetWindow } from '../../../src/pipeline/windows.js';
 import { turnCounter } from '../../support/loop-turns.js';
 
 type Message = { role: string; content: string | null; tool_calls?: unknown[]; tool_call_id?: string };
@@ -148,11 +149,11 @@ describe('Fitter with middle-out', () => {
     const messages = conversation(240).map((m) => (typeof m.content === 'string' && m.content.startsWith('turn') ? { ...m, content: m.content.repeat(20) } : m));
     const body = { model: 'm', messages };
     const estimate = new PromptEstimate(body, JSON.stringify(body).length);
-    const fitter = new Fitter(routes);
+    const fitter = new Fitter(routes, targetWindow);
     const route = routes.get('m')!;
     await estimate.prefetch(fitter.unsettled(route, estimate)); // what `fit` counts first: the whole prompt
     const counter = turnCounter();
-    let planned: Awaited<ReturnType<Fitter['plan']>>;
+    let planned: Awaited<ReturnType<Fitter<RoutedTarget>['plan']>>;
     let turns: number;
     try {
       planned = await fitter.plan(route, estimate, true);
@@ -185,7 +186,7 @@ describe('Fitter: the byte-bound shortcut', () => {
   });
   const routes = buildRoutes(config);
   const route = routes.get('m')!;
-  const plan = (body: Record<string, unknown>) => new Fitter(routes).fit(route, new PromptEstimate(body, JSON.stringify(body).length), false);
+  const plan = (body: Record<string, unknown>) => new Fitter(routes, targetWindow).fit(route, new PromptEstimate(body, JSON.stringify(body).length), false);
   const small = { model: 'm', messages: [{ role: 'user', content: 'hello' }] };
   const allowed = (fit: Awaited<ReturnType<typeof plan>>) => {
     if (!fit.ok) throw new Error('expected a plan');
