@@ -3,7 +3,6 @@ import type { Timeouts } from '../config/types.js';
 import { GatewayError, toGatewayError } from '../errors.js';
 import { adapterFor } from '../providers/index.js';
 import { explainNotFound } from '../providers/shared/not-found.js';
-import { withField } from '../providers/shared/raw-json.js';
 import { secretsOf } from '../secrets.js';
 import type { Deployment, Operation, RawBody, StreamEvent, Upstream, UpstreamResponse } from '../types.js';
 import { scrubbingDecoder } from './scrubbing-decoder.js';
@@ -104,9 +103,9 @@ export async function attemptJson(input: AttemptInput, d: Deployment, record: At
 
 /** Resolves once the upstream's first token has arrived (commit on first token); fails before that otherwise. */
 export async function attemptStream(input: AttemptInput, d: Deployment, record: AttemptRecord): Promise<CommittedStream> {
-  const body = input.op === 'chat' ? withUsage(input.body) : input.body;
-  const { adapter, res } = await send(body === input.body ? input : { ...input, raw: usageRaw(input, body) }, d, record, body);
-  const decoder = scrubbingDecoder(adapter.createStreamDecoder(d, body), secretsOf(d.provider));
+  // A chat stream's decoder reports usage whatever the client asked (each adapter asks its upstream as its wire needs).
+  const { adapter, res } = await send(input, d, record);
+  const decoder = scrubbingDecoder(adapter.createStreamDecoder(d), secretsOf(d.provider));
   const rest = decodeStream(res.body, adapter, decoder, { maxEventBytes: input.maxEventBytes, deployment: d.id });
   const head: StreamEvent[] = [];
   try {
@@ -228,21 +227,4 @@ function streamEndedEarly(d: Deployment, when: string): GatewayError {
     code: 'upstream_stream_truncated',
     deployment: d.id,
   });
-}
-
-/**
- * The engine accounts for every stream, so it asks every upstream for usage; the client's edge strips the
- * usage chunk again when the client did not ask for it.
- */
-function withUsage(body: Record<string, unknown>): Record<string, unknown> {
-  const options = body.stream_options as Record<string, unknown> | undefined;
-  if (options?.include_usage === true) return body;
-  return { ...body, stream_options: { ...options, include_usage: true } };
-}
-
-/** The client's text with `stream_options` added as `withUsage` added it, when it had none (no duplicate key). */
-function usageRaw(input: AttemptInput, body: Record<string, unknown>): RawBody | undefined {
-  if (input.raw?.of !== input.body || 'stream_options' in input.body) return undefined;
-  const text = withField(input.raw.text, 'stream_options', '{"include_usage":true}');
-  return text === undefined ? undefined : { of: body, text };
 }

@@ -17,7 +17,11 @@ export interface ProviderAdapter {
   frames?(body: AsyncIterable<Buffer>, limits?: FrameLimits): AsyncIterable<StreamFrame>;
   /** Operations this provider cannot serve; the pipeline answers them with a clear 400 instead of calling. */
   unsupported?: readonly Operation[];
-  /** `raw`: the client's JSON text of exactly `body`, for adapters that can send it with few edits. */
+  /**
+   * `raw`: the client's JSON text of exactly `body`, for adapters that can send it with few edits. A chat stream
+   * must report its usage (the gateway accounts for every stream): an upstream that reports it only when asked is
+   * asked here (the OpenAI wire's `stream_options.include_usage`), whatever the client asked.
+   */
   buildRequest(op: Operation, body: Record<string, unknown>, deployment: Deployment, raw?: string): UpstreamRequest;
   /**
    * Validates an upstream success body and returns it in canonical (OpenAI) JSON text. `request` is the
@@ -36,6 +40,9 @@ export interface ProviderAdapter {
    * provider's `supports_prefill` (its type's default). Not asked when the config sets `supports_prefill`.
    */
   canPrefill?(deployment: Deployment): boolean | undefined;
-  /** `request` is the canonical request, for choices that depend on it (e.g. usage only when include_usage). */
-  createStreamDecoder(deployment: Deployment, request?: Record<string, unknown>): StreamDecoder;
+  /**
+   * A chat stream's decoder ends with the answer's usage, as a usage-only chunk (`choices: []`) or on the last
+   * chunk, before `done`; whether the client sees a usage-only chunk is its dialect's business (server/dialects).
+   */
+  createStreamDecoder(deployment: Deployment): StreamDecoder;
 }

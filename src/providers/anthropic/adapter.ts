@@ -9,7 +9,7 @@ import { buildAnthropicRequest } from './request.js';
 import { parseAnthropicResponse } from './response.js';
 import { AnthropicStreamDecoder } from './stream.js';
 import type { Deployment, Operation } from '../../types.js';
-import type { ProviderAdapter, StreamDecoder } from '../adapter.js';
+import type { ProviderAdapter } from '../adapter.js';
 
 function chatOnly(op: Operation, d: Deployment): void {
   if (op !== 'chat') {
@@ -18,17 +18,6 @@ function chatOnly(op: Operation, d: Deployment): void {
       deployment: d.id,
     });
   }
-}
-
-/**
- * Whether the stream should end with a usage chunk. Given the request, only when the client asked
- * (`stream_options.include_usage`), as OpenAI does; without it (the adapter interface does not pass the
- * request yet) always: the engine needs usage, and OpenAI's SDKs accept a `choices: []` chunk.
- */
-export function wantsUsage(request: Record<string, unknown> | undefined): boolean {
-  if (!request) return true;
-  const options = request.stream_options;
-  return typeof options === 'object' && options !== null && (options as { include_usage?: unknown }).include_usage === true;
 }
 
 export const anthropicProvider: ProviderAdapter = {
@@ -43,6 +32,5 @@ export const anthropicProvider: ProviderAdapter = {
   },
   classifyError: classifyAnthropicError,
   upstreamRequestId: anthropicRequestId,
-  createStreamDecoder: (d: Deployment, request?: Record<string, unknown>): StreamDecoder =>
-    new AnthropicStreamDecoder(d, { includeUsage: wantsUsage(request) }),
+  createStreamDecoder: (d) => new AnthropicStreamDecoder(d),
 };

@@ -11,8 +11,8 @@
  * Dropped, because the Messages API has no equivalent: frequency_penalty, presence_penalty, logit_bias,
  * logprobs, top_logprobs, seed, response_format, service_tier, store, metadata (OpenAI's stored-completion
  * tags), modalities, audio, prediction, reasoning_effort, verbosity, web_search_options, prompt_cache_key,
- * safety_identifier, the legacy functions/function_call, and message `name`s. stream_options is read by the
- * stream decoder. Refused with a 400 (dropping them would change the answer the client expects): n > 1,
+ * safety_identifier, the legacy functions/function_call, message `name`s, and stream_options (a stream always
+ * reports usage). Refused with a 400 (dropping them would change the answer the client expects): n > 1,
  * content parts other than text and images, tools other than functions.
  */
 import { DEFAULT_ANTHROPIC_VERSION } from '../../config/provider-types.js';

@@ -25,11 +25,6 @@ interface ToolBlock {
   sentArguments: boolean;
 }
 
-export interface AnthropicDecoderOptions {
-  /** Emit the usage chunk before done (the client's `stream_options.include_usage`). */
-  includeUsage: boolean;
-}
-
 export class AnthropicStreamDecoder implements StreamDecoder {
   private id = '';
   private model: string;
@@ -38,10 +33,7 @@ export class AnthropicStreamDecoder implements StreamDecoder {
   private readonly tools = new Map<number, ToolBlock>();
   private finished = false;
 
-  constructor(
-    private readonly d: Deployment,
-    private readonly options: AnthropicDecoderOptions = { includeUsage: true },
-  ) {
+  constructor(private readonly d: Deployment) {
     this.model = d.model;
   }
 
@@ -121,11 +113,8 @@ export class AnthropicStreamDecoder implements StreamDecoder {
     const out: StreamEvent[] = [];
     if (!this.finished) out.push(this.chunk({}, 'stop'));
     this.finished = true;
-    if (this.options.includeUsage) {
-      const usage = { id: this.id, object: 'chat.completion.chunk', created: this.created, model: this.model, choices: [], usage: canonicalUsage(this.usage) };
-      out.push({ type: 'chunk', data: JSON.stringify(usage) });
-    }
-    out.push({ type: 'done' });
+    const usage = { id: this.id, object: 'chat.completion.chunk', created: this.created, model: this.model, choices: [], usage: canonicalUsage(this.usage) };
+    out.push({ type: 'chunk', data: JSON.stringify(usage) }, { type: 'done' });
     return out;
   }
 

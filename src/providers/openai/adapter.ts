@@ -1,7 +1,7 @@
 import type { Deployment, Operation, UpstreamRequest } from '../../types.js';
 import type { ProviderAdapter } from '../adapter.js';
 import { malformed } from '../shared/errors.js';
-import { withModel } from '../shared/raw-json.js';
+import { withField, withModel } from '../shared/raw-json.js';
 import { parseUpstreamJson } from '../shared/response.js';
 import { classifyOpenAIError, openAIRequestId } from './errors.js';
 import { OpenAIStreamDecoder } from './stream.js';
@@ -33,11 +33,12 @@ export const OPENAI_WIRE: OpenAIWire = {
 
 export function buildOpenAIRequest(
   op: Operation,
-  body: Record<string, unknown>,
+  request: Record<string, unknown>,
   d: Deployment,
   wire: OpenAIWire = OPENAI_WIRE,
-  raw?: string,
+  clientText?: string,
 ): UpstreamRequest {
+  const { body, raw } = op === 'chat' && request.stream === true ? askForUsage(request, clientText) : { body: request, raw: clientText };
   const sent = wire.adapt?.(op, body) ?? body;
   return {
     url: wire.url(op, d, sent),
@@ -46,6 +47,20 @@ export function buildOpenAIRequest(
     // The client's own text (model swapped) is exact only for the body it was parsed into.
     body: (sent === body && raw !== undefined ? withModel(raw, d.model) : undefined) ?? serialise(sent, d),
   };
+}
+
+/**
+ * A chat stream reports its usage only when asked (`stream_options.include_usage`), and the gateway accounts for
+ * every stream: the stream is asked whatever the client asked (a host that reports usage unasked and refuses the
+ * field, Mistral, drops it in its quirks). Whether the client sees the usage chunk is its dialect's business
+ * (server/dialects/openai). The client's text, when it has no `stream_options`, gets the field as its last member.
+ */
+function askForUsage(body: Record<string, unknown>, raw: string | undefined): { body: Record<string, unknown>; raw: string | undefined } {
+  const options = body.stream_options as Record<string, unknown> | undefined;
+  if (options?.include_usage === true) return { body, raw };
+  const asked = { ...body, stream_options: { ...options, include_usage: true } };
+  const text = raw === undefined || 'stream_options' in body ? undefined : withField(raw, 'stream_options', '{"include_usage":true}');
+  return { body: asked, raw: text };
 }
 
 function serialise(body: Record<string, unknown>, d: Deployment): string {

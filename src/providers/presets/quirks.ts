@@ -4,7 +4,7 @@ import type { ProviderType } from '../../config/provider-types.js';
  * How each OpenAI-compatible host's chat request differs from OpenAI's, taken from the host's own API documentation
  * (named per entry). Only what a host documents is acted on: a field it turns out to reject anyway comes back as its
  * own 400, which the client sees. What the gateway itself adds to a request is covered for every host:
- * `stream_options.include_usage` on every stream (pipeline/attempt.ts, for accounting), `prefix: true` on the
+ * `stream_options.include_usage` on every chat stream (openai/adapter.ts, for accounting), `prefix: true` on the
  * trailing assistant message of a resumed stream (pipeline/transcript.ts), `user` from an Anthropic client's
  * `metadata.user_id`, and `max_tokens` / `max_completion_tokens` as the client sent them (a resume lowers them).
  */

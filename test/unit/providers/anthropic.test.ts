@@ -1,9 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { GatewayError } from '../../../src/errors.js';
-import { anthropicProvider, wantsUsage } from '../../../src/providers/anthropic/adapter.js';
+import { anthropicProvider } from '../../../src/providers/anthropic/adapter.js';
 import { adapterFor } from '../../../src/providers/index.js';
 import type { Deployment, StreamEvent } from '../../../src/types.js';
-import type { StreamDecoder } from '../../../src/providers/adapter.js';
 import { deployment, providerConfig } from '../../support/fixtures.js';
 
 const KEY = 'sk-ant-api03-secret0123456789abcdef';
@@ -234,11 +233,8 @@ const STREAM: Array<[string, Json]> = [
   ['message_stop', { type: 'message_stop' }],
 ];
 
-/** The adapter also takes the request (see wantsUsage); the interface does not declare it yet. */
-const createDecoder = anthropicProvider.createStreamDecoder as (d: Deployment, request?: Json) => StreamDecoder;
-
-function decodeAll(frames: Array<[string | undefined, Json]>, request?: Json): StreamEvent[] {
-  const decoder = createDecoder(d, request);
+function decodeAll(frames: Array<[string | undefined, Json]>): StreamEvent[] {
+  const decoder = anthropicProvider.createStreamDecoder(d);
   return frames.flatMap(([event, data]) => decoder.decode({ event, data: JSON.stringify(data) }));
 }
 
@@ -279,13 +275,15 @@ describe('anthropic provider: stream decoding', () => {
     expect(unnamed).toEqual(events.map((e) => (e.type === 'chunk' ? { ...e, data: expect.any(String) } : e)));
   });
 
-  it('emits the usage chunk only when the request asked for it, if it knows the request', () => {
-    const asked = decodeAll(STREAM, { stream_options: { include_usage: true } });
-    const notAsked = decodeAll(STREAM, { stream: true });
-    expect(asked.filter((e) => e.type === 'chunk' && JSON.parse(e.data).usage)).toHaveLength(1);
-    expect(notAsked.filter((e) => e.type === 'chunk' && JSON.parse(e.data).usage)).toHaveLength(0);
-    expect(notAsked.at(-1)).toEqual({ type: 'done' });
-    expect(wantsUsage(undefined)).toBe(true);
+  it('reports usage at the end of every stream, even one without message_delta (the gateway accounts for each)', () => {
+    const start = STREAM[0] as [string, Json];
+    const text: [string, Json] = ['content_block_delta', { type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: 'Hi' } }];
+    const out = decodeAll([start, text, ['message_stop', { type: 'message_stop' }]]);
+    const tail = out.slice(-3).map((e) => (e.type === 'chunk' ? JSON.parse(e.data) : e));
+    expect(tail[0].choices[0]).toMatchObject({ delta: {}, finish_reason: 'stop' });
+    expect(tail[1]).toMatchObject({ choices: [], usage: { prompt_tokens: 572, completion_tokens: 2 } });
+    expect(tail[2]).toEqual({ type: 'done' });
+    expect(out.filter((e) => e.type === 'chunk' && JSON.parse(e.data).usage)).toHaveLength(1);
   });
 
   it('turns an error event into a classified error, and a non-JSON event into a retryable one', () => {

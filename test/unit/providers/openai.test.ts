@@ -45,6 +45,29 @@ describe('openai provider: requests', () => {
   });
 });
 
+describe('openai provider: usage on streams (the gateway accounts for every stream)', () => {
+  const chat = { model: 'client-name', messages: [{ role: 'user', content: 'x' }], stream: true };
+  const sentBody = (op: 'chat' | 'responses', body: Record<string, unknown>, raw?: string) =>
+    JSON.parse(buildOpenAIRequest(op, body, d, undefined, raw).body!) as Record<string, unknown>;
+
+  it('asks for usage on a chat stream, keeping the client’s other stream_options; nothing else asks', () => {
+    expect(sentBody('chat', chat).stream_options).toEqual({ include_usage: true });
+    const options = { include_usage: false, include_obfuscation: false };
+    expect(sentBody('chat', { ...chat, stream_options: options }).stream_options).toEqual({ include_usage: true, include_obfuscation: false });
+    expect(sentBody('chat', { ...chat, stream: false })).not.toHaveProperty('stream_options');
+    expect(sentBody('responses', { model: 'x', input: 'hi', stream: true })).not.toHaveProperty('stream_options');
+  });
+
+  it('adds it to the client’s own text as its last member, and sends a text that already asks as it is', () => {
+    const raw = '{"model":"client-name","stream":true,"messages":[{"role":"user","content":"x"}]}';
+    const text = buildOpenAIRequest('chat', JSON.parse(raw), d, undefined, raw).body!;
+    expect(text.startsWith('{"model":"gpt-4o","stream":true,"messages":[{"role":"user","content":"x"}]')).toBe(true);
+    expect(JSON.parse(text)).toEqual({ ...JSON.parse(raw), model: 'gpt-4o', stream_options: { include_usage: true } });
+    const asks = '{"model":"client-name","stream":true,"stream_options":{"include_usage":true},"messages":[]}';
+    expect(buildOpenAIRequest('chat', JSON.parse(asks), d, undefined, asks).body).toBe(asks.replace('client-name', 'gpt-4o'));
+  });
+});
+
 describe('openai provider: error classification', () => {
   const body = (code: string, message = 'm') => JSON.stringify({ error: { message, type: 'x', code, param: null } });
   it.each([

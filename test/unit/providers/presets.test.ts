@@ -20,7 +20,7 @@ function deployment(type: ProviderType, base_url: string = PROVIDER_TYPES[type].
   return deploymentOn(providerConfig({ name: type, type, api_key: 'k-0123456789abcdef', base_url }), 'm');
 }
 
-/** What the pipeline hands a provider for a streamed chat: the client's body with include_usage added. */
+/** A streamed chat that asks for usage, as the OpenAI adapter asks every chat stream (openai/adapter.ts). */
 function streamBody(extra: Record<string, unknown> = {}): Record<string, unknown> {
   return {
     model: 'client-name',
@@ -41,6 +41,14 @@ describe('the request each preset builds', () => {
     const out = sent('mistral', streamBody());
     expect(out.body.stream_options).toBeUndefined();
     expect(out.body).toMatchObject({ model: 'm', stream: true, messages: [{ role: 'user', content: 'hi' }] });
+  });
+
+  it('every preset asks a chat stream for usage whatever the client asked, but Mistral (usage unasked, field refused)', () => {
+    const { stream_options: _, ...unasked } = streamBody();
+    for (const type of PRESETS) {
+      const options = sent(type, unasked).body.stream_options;
+      expect(options, type).toEqual(type === 'mistral' ? undefined : { include_usage: true });
+    }
   });
 
   it('mistral: OpenAI names renamed to Mistral’s, fields outside its schema dropped, the rest kept', () => {

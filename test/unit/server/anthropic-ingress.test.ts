@@ -51,10 +51,11 @@ describe('parse: Messages request → canonical chat request', () => {
     });
   });
 
-  it('asks for usage in the stream when the client streams', () => {
+  it('streams when the client streams; usage is not its to ask for (every stream reports it, providers/adapter.ts)', () => {
     const { stream, canonical } = parse({ ...base, stream: true, system: 'Be brief.', messages: [{ role: 'user', content: 'Hi' }] });
     expect(stream).toBe(true);
-    expect(canonical).toMatchObject({ stream: true, stream_options: { include_usage: true } });
+    expect(canonical).toMatchObject({ stream: true });
+    expect(canonical).not.toHaveProperty('stream_options');
     expect((canonical.messages as unknown[])[0]).toEqual({ role: 'system', content: 'Be brief.' });
   });
 

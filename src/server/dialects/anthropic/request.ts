@@ -83,7 +83,7 @@ export function parseAnthropicRequest(body: Json): ParsedMessages {
   const topP = number(body, 'top_p');
   if (topP !== undefined) canonical.top_p = topP;
   if (present(body.stop_sequences)) canonical.stop = stopSequences(body.stop_sequences);
-  if (stream) Object.assign(canonical, { stream: true, stream_options: { include_usage: true } });
+  if (stream) canonical.stream = true;
   Object.assign(canonical, toolFields(body));
   const user = metadataUser(body.metadata);
   if (user !== undefined) canonical.user = user;

@@ -60,8 +60,10 @@ export function sseError(err: GatewayError): string {
 }
 
 /**
- * Providers that always report usage (Anthropic, Gemini, Bedrock) end with a usage-only chunk (`choices: []`);
- * a client that did not ask for `include_usage` does not get it, as with OpenAI itself.
+ * Whether the client asked for the usage chunk (`stream_options.include_usage`): the one place that reads it.
+ * Every chat stream reaches the gateway with its usage (providers/adapter.ts: the gateway accounts for each, and
+ * an upstream that must be asked is asked whatever the client asked); a client that did not ask does not get the
+ * usage-only chunk (`choices: []`), as with OpenAI itself.
  */
 function wantsUsage(request: Record<string, unknown>): boolean {
   const options = request.stream_options as { include_usage?: unknown } | undefined;
