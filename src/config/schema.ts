@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { type ConfigIssue, closestKey, showValue } from './errors.js';
-import { type HealthPolicyConfig, type LoggingConfig, type ProviderType, type RetryPolicy, STRATEGIES, type Strategy, type Timeouts, type Transform } from './types.js';
+import { type HealthPolicyConfig, type LoggingConfig, type ProviderType, type RetryPolicy, STRATEGIES, type Strategy, type Timeouts, TRANSFORMS } from './types.js';
 
 export { PROVIDER_TYPES } from './provider-types.js';
 import { PROVIDER_TYPES } from './provider-types.js';
@@ -260,8 +260,6 @@ const TargetSchema = section({
   price: PriceSchema.optional(),
 });
 
-export const TRANSFORM_NAMES = ['middle-out'] as const satisfies readonly Transform[];
-
 const modelList = () => z.array(nonEmptyString('a model name'), { error: expecting('a list of model names') }).default([]);
 
 const ModelSchema = section({
@@ -275,7 +273,7 @@ const ModelSchema = section({
   timeouts: TimeoutOverridesSchema.optional(),
   retry: RetryOverridesSchema.optional(),
   hedge: HedgeSchema.optional(),
-  transforms: z.array(oneOf(TRANSFORM_NAMES, 'a transform'), { error: expecting('a list of transforms, e.g. [middle-out]') }).default([]),
+  transforms: z.array(oneOf(TRANSFORMS, 'a transform'), { error: expecting('a list of transforms, e.g. [middle-out]') }).default([]),
   max_request_bytes: positiveInteger().optional(),
 });
 

@@ -122,7 +122,9 @@ export interface Price {
 }
 
 /** Request rewrites a model may opt into (or a client ask for with `x-lifeline-transforms`). */
-export type Transform = 'middle-out';
+/** The request transforms, declared once: the schema, the `x-lifeline-transforms` header and the docs use this list. */
+export const TRANSFORMS = ['middle-out'] as const;
+export type Transform = (typeof TRANSFORMS)[number];
 
 /** Hedged first tokens: a second attempt when the first has produced no token by then. */
 export interface HedgeConfig {

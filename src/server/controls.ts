@@ -1,4 +1,4 @@
-import { TRANSFORM_NAMES } from '../config/schema.js';
+import { TRANSFORMS } from '../config/types.js';
 import type { Transform } from '../config/types.js';
 import { GatewayError } from '../errors.js';
 import type { Exchange } from './adapters/exchange.js';
@@ -34,9 +34,9 @@ export function requestControls(headers: Exchange['headers']): RequestControls {
   const transforms = one(headers['x-lifeline-transforms']);
   if (transforms !== undefined) {
     const names = transforms.split(',').map((t) => t.trim().toLowerCase()).filter(Boolean);
-    const unknown = names.filter((n) => !(TRANSFORM_NAMES as readonly string[]).includes(n));
+    const unknown = names.filter((n) => !(TRANSFORMS as readonly string[]).includes(n));
     if (unknown.length > 0) {
-      throw new GatewayError('bad_request', `Header x-lifeline-transforms: unknown transform "${unknown[0]?.slice(0, 40)}" (valid: ${TRANSFORM_NAMES.join(', ')})`, {
+      throw new GatewayError('bad_request', `Header x-lifeline-transforms: unknown transform "${unknown[0]?.slice(0, 40)}" (valid: ${TRANSFORMS.join(', ')})`, {
         code: 'invalid_header',
         param: 'x-lifeline-transforms',
       });
