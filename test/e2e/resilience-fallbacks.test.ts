@@ -33,7 +33,7 @@ describe('fallback chains', () => {
   it('x-lifeline-fallbacks: off returns the primary\'s error and never touches the fallback', async () => {
     await withWorld(dead, chain, async ({ client, mocks }) => {
       const err = await apiError(chat(client, 'main', { 'x-lifeline-fallbacks': 'off' }));
-      // The upstream's own 5xx is passed through (providers/openai/adapter.ts: only auth, not_found, timeout are remapped).
+      // The upstream's own 5xx is passed through (providers/shared/errors.ts, clientStatus: an upstream 500 is the gateway's 502).
       expect(err.status).toBe(502);
       expect(err.message).toContain('Upstream east/mock-main answered 500');
       expect(err.headers?.get('x-lifeline-deployment')).toBe('east/mock-main');
