@@ -1,6 +1,6 @@
 import type { CancelSignal } from '../cancel.js';
 import type { Timeouts } from '../config/types.js';
-import { GatewayError, toGatewayError } from '../errors.js';
+import { GatewayError } from '../errors.js';
 import { adapterFor } from '../providers/index.js';
 import { explainNotFound } from '../providers/shared/not-found.js';
 import { secretsOf } from '../secrets.js';
@@ -22,8 +22,6 @@ export interface AttemptInput {
   maxEventBytes?: number;
   /** Streams: called when the upstream accepts the stream (its 2xx), before its first token. */
   onAccepted?: (deployment: string) => void;
-  /** Streams: called with the head at commit, the moment the first token is read (see GatewayRequest.onFirstToken). */
-  onCommit?: (head: readonly StreamEvent[], deployment: string) => void;
 }
 
 export interface AttemptRecord {
@@ -65,7 +63,7 @@ export function attemptsSettled(attempts: readonly AttemptRecord[]): Promise<voi
 }
 
 export interface CommittedStream {
-  /** Events read while waiting for the first token; replayed first. */
+  /** Events read while waiting for the first token (it is the last; or an early `done`). */
   head: StreamEvent[];
   rest: AsyncIterator<StreamEvent>;
   response: UpstreamResponse;
@@ -122,107 +120,10 @@ export async function attemptStream(input: AttemptInput, d: Deployment, record: 
     res.discard();
     throw err;
   }
-  input.onCommit?.(head, d.id);
   return { head, rest, response: res };
 }
 
-/**
- * Replays the head, then the rest. A failure after commit becomes an error event, never a clean end.
- * `onEnd` runs exactly once, with the error if the stream failed: as the last event is handed out (a terminal
- * event, or the consumer stopping early through `return`).
- */
-export function relay(stream: CommittedStream, d: Deployment, onEnd: (error: GatewayError | undefined) => void): AsyncIterableIterator<StreamEvent> {
-  return new Relay(stream, d, onEnd);
-}
-
-const END: IteratorResult<StreamEvent> = { done: true, value: undefined };
-
-/** `relay` as a hand-written iterator: an async generator's yield costs ~470 bytes per event (see decodeStream). */
-class Relay implements AsyncIterableIterator<StreamEvent> {
-  private given = 0;
-  private failure: GatewayError | undefined;
-  private over = false;
-
-  constructor(
-    private readonly stream: CommittedStream,
-    private readonly d: Deployment,
-    private readonly onEnd: (error: GatewayError | undefined) => void,
-  ) {}
-
-  [Symbol.asyncIterator](): AsyncIterableIterator<StreamEvent> {
-    return this;
-  }
-
-  next(): Promise<IteratorResult<StreamEvent>> {
-    if (this.over) return Promise.resolve(END);
-    const head = this.stream.head;
-    if (this.given < head.length) {
-      const e = head[this.given++] as StreamEvent;
-      if (e.type === 'done') this.end(true);
-      return Promise.resolve({ value: e, done: false });
-    }
-    return this.stream.rest.next().then(this.onNext, this.onError);
-  }
-
-  /** The consumer stopped early (the client left, or the answer was complete): nothing more is read. */
-  return(): Promise<IteratorResult<StreamEvent>> {
-    if (!this.over) this.end(false);
-    return Promise.resolve(END);
-  }
-
-  private readonly onNext = (next: IteratorResult<StreamEvent>): IteratorResult<StreamEvent> => {
-    if (next.done) return this.fail(streamEndedEarly(this.d, 'without [DONE]'));
-    const e = next.value;
-    if (e.type === 'error') this.failure = e.error;
-    // Anything but a chunk ends the relay: done (complete), an error event.
-    if (e.type !== 'chunk') this.end(e.type === 'done');
-    return { value: e, done: false };
-  };
-
-  private readonly onError = (err: unknown): IteratorResult<StreamEvent> => {
-    const failure = toGatewayError(err);
-    failure.deployment ??= this.d.id;
-    return this.fail(failure);
-  };
-
-  private fail(failure: GatewayError): IteratorResult<StreamEvent> {
-    this.failure = failure;
-    this.end(false);
-    return { value: { type: 'error', error: failure }, done: false };
-  }
-
-  private end(complete: boolean): void {
-    this.over = true;
-    // The client's answer is complete either way: the end of the upstream body is read in the background.
-    if (complete) void drain(this.stream).then(() => this.onEnd(this.failure));
-    else {
-      this.stream.response.discard();
-      this.onEnd(this.failure);
-    }
-  }
-}
-
-/**
- * After `[DONE]` only the end of the HTTP body is left (usually already in the buffer). Reading it lets the
- * connection go back to the pool; destroying the body instead would close it, and the next request would pay
- * for a new connection (measured: ~2.5 ms more to the first token). Bounded: a body that goes on is cut.
- */
-async function drain(stream: CommittedStream): Promise<void> {
-  const timer = setTimeout(() => stream.response.discard(), DRAIN_MS);
-  try {
-    for (let n = 0; n < DRAIN_EVENTS; n++) if ((await stream.rest.next()).done) break;
-  } catch {
-    // Whatever goes wrong after [DONE] does not concern the answer.
-  } finally {
-    clearTimeout(timer);
-    stream.response.discard();
-  }
-}
-
-const DRAIN_MS = 1000;
-const DRAIN_EVENTS = 16;
-
-function streamEndedEarly(d: Deployment, when: string): GatewayError {
+export function streamEndedEarly(d: Deployment, when: string): GatewayError {
   return new GatewayError('connection', `Upstream ${d.id} ended the stream ${when}`, {
     code: 'upstream_stream_truncated',
     deployment: d.id,

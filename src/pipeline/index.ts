@@ -1,2 +1,2 @@
-export { Pipeline, PipelineFailure, type AttemptRecord, type GatewayRequest, type GatewayResult, type ResultMeta, type StreamAccepted } from './pipeline.js';
+export { Pipeline, PipelineFailure, type AttemptRecord, type GatewayRequest, type GatewayResult, type ResultMeta, type StreamInfo, type StreamSink } from './pipeline.js';
 export { attemptsSettled } from './attempt.js';

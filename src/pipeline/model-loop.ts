@@ -9,15 +9,15 @@ import type { Deployments } from '../routing/deployments.js';
 import type { DeploymentHealth } from '../routing/health.js';
 import type { Route, RoutedTarget } from '../routing/routes.js';
 import type { Deployment, Headers, Operation, Upstream } from '../types.js';
-import { type AttemptInput, type AttemptRecord, attemptJson, relay } from './attempt.js';
+import { type AttemptInput, type AttemptRecord, attemptJson } from './attempt.js';
 import { type Choice, chooseTarget, supports } from './choose.js';
 import { hedgeDelay, LatencyWindow } from './hedge.js';
-import type { GatewayRequest, GatewayResult } from './request.js';
-import { commitStream, type Launch, launchHedge, streamAccounting } from './stream-attempt.js';
+import type { GatewayRequest, ModelAnswer } from './request.js';
+import { commitStream, Feed, type Launch, launchHedge, streamAccounting } from './stream-attempt.js';
 import { unavailableError } from './unavailable.js';
 
 export type ModelOutcome =
-  | { ok: true; result: GatewayResult; deployment: Deployment }
+  | { ok: true; result: ModelAnswer; deployment: Deployment }
   | { ok: false; error: GatewayError; attempted: boolean };
 
 /** Narrows where a model's attempts may go: a continuation needs a prefill-capable deployment. */
@@ -231,8 +231,8 @@ class ModelRun {
     const input: AttemptInput = { upstream: this.loop.deps.upstream, op: req.op, body: req.body, timeouts: this.route.model.timeouts, signal: deadline.signal };
     if (req.stream) input.maxEventBytes = this.loop.deps.config.streaming.max_event_bytes;
     if (req.raw?.of === req.body) input.raw = req.raw;
-    const accepted = req.onStreamAccepted;
-    if (accepted) input.onAccepted = (id) => accepted({ deployment: id, attempts: attempts.length });
+    const sink = req.sink;
+    if (sink) input.onAccepted = (id) => sink.accepted({ deployment: id, attempts: attempts.length });
     if (this.scope.allow) record.resume = true;
     const t0 = performance.now();
     try {
@@ -253,7 +253,6 @@ class ModelRun {
     const { deployments, rand } = this.loop.deps;
     const { d, input } = launch;
     const afterMs = hedgeDelay(route.model.hedge, this.loop.firstTokenMs.get(route.model.name));
-    if (req.onFirstToken && afterMs === undefined) input.onCommit = req.onFirstToken;
     const resume = this.scope.allow !== undefined;
     const won = await commitStream(launch, {
       afterMs,
@@ -270,12 +269,10 @@ class ModelRun {
       this.loop.succeeded(won.health, won.committed.response.headers, ms);
       this.loop.firstTokenWindow(route.model.name).add(ms);
     });
-    const events = relay(won.committed, won.d, onEnd);
-    const cancel = (): void => {
-      won.committed.response.discard();
-      onEnd(undefined);
-    };
-    return { ok: true, deployment: won.d, result: { type: 'stream', events, cancel, meta: { deployment: won.d.id, attempts } } };
+    const feed = new Feed(won.committed, won.d, onEnd);
+    // The answer commits: the sink hears who answers and gets the head, its first token with it, in this turn.
+    if (req.sink) feed.start(req.sink, { deployment: won.d.id, attempts: attempts.length });
+    return { ok: true, deployment: won.d, result: { type: 'stream', feed, meta: { deployment: won.d.id, attempts } } };
   }
 
   /** Accounts a failed attempt; a final outcome when the failure ends the model, undefined to go on. */

@@ -1,10 +1,12 @@
 import type { CancelSignal } from '../cancel.js';
 import type { Transform } from '../config/types.js';
 import type { GatewayError } from '../errors.js';
-import type { Operation, RawBody, StreamEvent } from '../types.js';
+import type { Operation, RawBody } from '../types.js';
 import type { Route } from '../routing/routes.js';
 import type { AttemptRecord } from './attempt.js';
 import type { ResumeRecord } from './resume.js';
+import type { StreamSink } from './sink.js';
+import type { Feed } from './stream-attempt.js';
 import type { Usage } from './transcript.js';
 
 /** One client request as the engine sees it: already validated, in canonical (OpenAI) shape. */
@@ -14,7 +16,7 @@ export interface GatewayRequest {
   body: Record<string, unknown>;
   stream: boolean;
   requestId: string;
-  /** Aborted when the client goes away. */
+  /** Aborted when the client goes away (or the gateway ends the request): a stream stops being read at once. */
   signal: CancelSignal;
   /** The client's `x-lifeline-timeout-ms`: can only lower the model's `total_ms`. */
   timeoutMs?: number;
@@ -26,24 +28,8 @@ export interface GatewayRequest {
   bodyBytes?: number;
   /** The client's JSON text of `body`: sent with few edits instead of re-serialising `body`, while unchanged. */
   raw?: RawBody;
-  /** Streams: called each time an upstream accepts a stream attempt (its 2xx), before its first token. */
-  onStreamAccepted?: (info: StreamAccepted) => void;
-  /**
-   * Streams: called once, synchronously, when the answer's first segment commits (its first token is read), with
-   * the events read so far (the first token last) and the deployment. The same events then open the result's
-   * stream: a caller that writes them here (as they are: a first segment passes unchanged) skips them there.
-   * Not called when the model hedges (two attempts could commit together).
-   */
-  onFirstToken?: (head: readonly StreamEvent[], deployment: string) => void;
-}
-
-/** What is known when an upstream accepts a stream: what the response headers can say before the first token. */
-export interface StreamAccepted {
-  deployment: string;
-  /** Attempts so far, this one included. */
-  attempts: number;
-  fallback?: string;
-  applied?: string[];
+  /** Streams (required): where the answer goes, from the first upstream's accept to its last event (sink.ts). */
+  sink?: StreamSink;
 }
 
 export interface ResultMeta {
@@ -59,15 +45,16 @@ export interface ResultMeta {
   applied?: string[];
 }
 
-export type GatewayResult =
-  | { type: 'json'; body: string; meta: ResultMeta }
-  | {
-      type: 'stream';
-      events: AsyncIterable<StreamEvent>;
-      meta: ResultMeta;
-      /** Frees the upstream and the deployment's slot if `events` will never be read (idempotent). */
-      cancel(): void;
-    };
+export type JsonResult = { type: 'json'; body: string; meta: ResultMeta };
+
+/**
+ * What `Pipeline.run` resolves with: a JSON answer; or, for a stream, once its last event has gone to the request's
+ * sink (or the client went away), what it was.
+ */
+export type GatewayResult = JsonResult | { type: 'stream'; meta: ResultMeta };
+
+/** One model's answer inside the pipeline: a JSON answer, or a committed stream whose head the sink has (its feed). */
+export type ModelAnswer = JsonResult | { type: 'stream'; feed: Feed; meta: ResultMeta };
 
 /** A GatewayError plus what was tried, so the server can still report attempts. */
 export class PipelineFailure {

@@ -1,13 +1,14 @@
 import { Cancel, type CancelSignal } from '../cancel.js';
 import { countChatPromptTokensAsync } from '../context/index.js';
 import { type GatewayError, toGatewayError } from '../errors.js';
-import type { Deployment, Operation } from '../types.js';
+import type { Deployment, Operation, StreamEvent } from '../types.js';
 import type { DeploymentHealth } from '../routing/health.js';
 import type { Route } from '../routing/routes.js';
 import { chooseTarget } from './choose.js';
 import type { Deployments } from '../routing/deployments.js';
-import { type AttemptInput, type AttemptRecord, attemptStream, type CommittedStream, settleLater } from './attempt.js';
+import { type AttemptInput, type AttemptRecord, attemptStream, type CommittedStream, settleLater, streamEndedEarly } from './attempt.js';
 import { race, type Racer } from './hedge.js';
+import type { StreamInfo, StreamSink } from './sink.js';
 
 /** A stream attempt about to start: where it goes and what it reports to. */
 export interface Launch {
@@ -152,3 +153,102 @@ export function streamAccounting(
     health.release();
   };
 }
+
+/** How a committed stream ended: with its `done`, with a failure, or `stopped` because the request ended (its client). */
+export type FeedEnd = 'done' | 'stopped' | GatewayError;
+
+/**
+ * A committed upstream stream, written into the answer's sink. `start` at commit: the sink hears who answers and gets
+ * the head (what was read up to the first token) in the same turn, the token with `now`. `pump`: the rest, each event
+ * once, with the sink's backpressure, until the stream ends; its end is returned, not written (a resumed answer
+ * decides what follows a failure). `onEnd` runs exactly once, with the error if the stream failed; after a `done` the
+ * rest of the upstream body is read in the background so that its connection goes back to the pool.
+ */
+export class Feed {
+  private failure: GatewayError | undefined;
+  private over = false;
+
+  constructor(
+    private readonly stream: CommittedStream,
+    readonly d: Deployment,
+    private readonly onEnd: (error: GatewayError | undefined) => void,
+  ) {}
+
+  start(sink: StreamSink, info: StreamInfo): void {
+    sink.commit(info);
+    const head = this.stream.head;
+    const last = head.length - 1;
+    for (let i = 0; i <= last; i++) {
+      const e = head[i] as StreamEvent;
+      if (e.type !== 'done') sink.write(e, i === last); // a done ends the pump at once
+    }
+  }
+
+  async pump(sink: StreamSink, stop: CancelSignal): Promise<FeedEnd> {
+    if (this.stream.head.at(-1)?.type === 'done') return this.end(true);
+    const rest = this.stream.rest;
+    try {
+      for (;;) {
+        if (stop.aborted) return this.end(false);
+        let next: IteratorResult<StreamEvent>;
+        try {
+          next = await rest.next();
+        } catch (err) {
+          if (stop.aborted) return this.end(false); // the request ended, which aborted the read
+          return this.fail(toGatewayError(err));
+        }
+        if (next.done) return this.fail(streamEndedEarly(this.d, 'without [DONE]'));
+        const e = next.value;
+        if (e.type === 'done') return this.end(true);
+        if (e.type === 'error') return this.fail(e.error);
+        if (!sink.write(e)) await sink.drained();
+      }
+    } catch (err) {
+      if (!this.over) this.end(false); // the sink threw: the upstream is freed all the same
+      throw err;
+    }
+  }
+
+  /** Frees the upstream and the deployment's slot: the stream will not be pumped (idempotent). */
+  cancel(): void {
+    if (!this.over) this.end(false);
+  }
+
+  private fail(failure: GatewayError): GatewayError {
+    failure.deployment ??= this.d.id;
+    this.failure = failure;
+    this.end(false);
+    return failure;
+  }
+
+  private end(complete: boolean): FeedEnd {
+    this.over = true;
+    if (complete) {
+      void drain(this.stream).then(() => this.onEnd(undefined));
+      return 'done';
+    }
+    this.stream.response.discard();
+    this.onEnd(this.failure);
+    return this.failure ?? 'stopped';
+  }
+}
+
+/**
+ * After `[DONE]` only the end of the HTTP body is left (usually already in the buffer). Reading it lets the
+ * connection go back to the pool; destroying the body instead would close it, and the next request would pay
+ * for a new connection (measured: ~2.5 ms more to the first token). Bounded: a body that goes on is cut.
+ */
+async function drain(stream: CommittedStream): Promise<void> {
+  const timer = setTimeout(() => stream.response.discard(), DRAIN_MS);
+  try {
+    for (let n = 0; n < DRAIN_EVENTS; n++) if ((await stream.rest.next()).done) break;
+  } catch {
+    // Whatever goes wrong after [DONE] does not concern the answer.
+  } finally {
+    clearTimeout(timer);
+    stream.response.discard();
+  }
+}
+
+const DRAIN_MS = 1000;
+const DRAIN_EVENTS = 16;

@@ -69,11 +69,8 @@ export function createApp({ config, transport, logger, deployments, streams, rel
     if (ctx.stopped || ex.signal.aborted) return;
     const err = shuttingDown();
     if (ctx.status === undefined) respond.fail(ex, ctx, err);
-    else if (ctx.writer) {
-      ctx.error = err;
-      ctx.status = err.status; // logged as what it is: the gateway ended it, the client did not go away
-      ex.end(ctx.writer.error(err));
-    } else return; // a whole answer already on its way
+    else if (ctx.stream) ctx.stream.stop(err);
+    else return; // a whole answer already on its way
     ctx.stopped = true;
     ctx.cancel?.abort(err);
   };

@@ -1,22 +1,16 @@
 import { Cancel } from '../cancel.js';
 import type { Config } from '../config/types.js';
 import { GatewayError, toGatewayError } from '../errors.js';
-import {
-  type GatewayResult,
-  type Pipeline,
-  PipelineFailure,
-  type StreamAccepted,
-} from '../pipeline/index.js';
-import type { RawBody, StreamEvent } from '../types.js';
+import { type GatewayRequest, type GatewayResult, type Pipeline, PipelineFailure } from '../pipeline/index.js';
 import type { Route } from '../routing/routes.js';
-import { checkModelLimit, parseJsonObject, readRequestBody } from './body.js';
 import type { Exchange } from './adapters/exchange.js';
+import { checkModelLimit, parseJsonObject, readRequestBody } from './body.js';
 import { requestControls } from './controls.js';
 import { attemptHeaders, metaHeaders } from './headers.js';
-import type { IngressDialect, StreamWriter } from './ingress.js';
-import { Heartbeat, relayStream, sseComment } from './relay.js';
-import { shouldRetryHeader } from './retry-advice.js';
+import type { IngressDialect } from './ingress.js';
 import type { RequestContext, Responder } from './respond.js';
+import { shouldRetryHeader } from './retry-advice.js';
+import { StreamResponse } from './stream-response.js';
 
 /** Answers one request for a model (chat, embeddings, responses, messages) through the pipeline. */
 export type RunModel = (ex: Exchange, ctx: RequestContext, dialect: IngressDialect) => Promise<void>;
@@ -41,10 +35,14 @@ export function lookupRoute(routes: ReadonlyMap<string, Route>, model: string): 
   });
 }
 
-export function modelRunner({ config, pipeline, routes, respond, isDraining, streams = { open: 0 } }: ModelRequestDeps): RunModel {
-  const { json, fail } = respond;
-
-  const runModel = async (ex: Exchange, ctx: RequestContext, dialect: IngressDialect): Promise<void> => {
+/**
+ * A model request's path: the body read and parsed in the client's dialect, its model's route, then the pipeline;
+ * the answer goes back as JSON, or as a stream (stream-response.ts: the pipeline writes it as it comes).
+ */
+export function modelRunner(deps: ModelRequestDeps): RunModel {
+  const { config, routes } = deps;
+  const streams = deps.streams ?? { open: 0 };
+  return async (ex, ctx, dialect) => {
     ctx.dialect = dialect;
     const raw = await readRequestBody(ex, ctx, config.server); // decompressed: raw.length is the request's size
     if (ctx.stopped) return;
@@ -54,152 +52,86 @@ export function modelRunner({ config, pipeline, routes, respond, isDraining, str
     ctx.model = model;
     const route = lookupRoute(routes, model);
     checkModelLimit(model, route.model.max_request_bytes, raw.length);
-    const { max_concurrent, heartbeat_ms } = config.streaming;
+    const { max_concurrent } = config.streaming;
     if (stream && max_concurrent > 0 && streams.open >= max_concurrent) {
       throw new GatewayError('unavailable', `The gateway is serving its limit of ${max_concurrent} concurrent streams; retry shortly`, {
         code: 'too_many_streams',
         retryAfterMs: 1000,
       });
     }
-    if (stream) streams.open++;
-    try {
-      // The client's own text goes with the body when the dialect kept its object as the canonical request.
-      const rawBody = canonical === parsed ? { of: canonical, text } : undefined;
-      await runPipeline(ex, ctx, dialect, route, stream, canonical, heartbeat_ms, raw.length, rawBody);
-    } finally {
-      if (stream) streams.open--;
-    }
-  };
-
-  const runPipeline = async (
-    ex: Exchange,
-    ctx: RequestContext,
-    dialect: IngressDialect,
-    route: Route,
-    stream: boolean,
-    canonical: Record<string, unknown>,
-    heartbeatMs: number,
-    bodyBytes: number,
-    rawBody: RawBody | undefined,
-  ): Promise<void> => {
-    // A stream's writer before any upstream call: nothing to free when it cannot be made.
-    const writer = stream ? dialect.streamWriter(canonical) : undefined;
-    // Unless held (streaming.hold_headers), a stream's status and headers go out when an upstream accepts it, or
-    // once the client has waited heartbeat_ms without one (retries, Retry-After waits, an upstream slow to answer):
-    // from then on heartbeats keep the connection alive until the first token. `deployment` is unset in that case.
-    let early: { deployment: string | undefined; heartbeat: Heartbeat; writer: StreamWriter } | undefined;
-    const openEarly = (info: StreamAccepted | undefined): void => {
-      if (early || !writer || ex.signal.aborted || ctx.stopped) return;
-      ex.start(200, { ...writer.headers, 'x-request-id': ctx.requestId, ...(info ? metaHeaders(info) : {}) }, isDraining(), true);
-      ctx.status = 200;
-      ctx.writer = writer;
-      early = { deployment: info?.deployment, heartbeat: new Heartbeat(ex, heartbeatMs), writer };
-    };
-    const onStreamAccepted = writer && !config.streaming.hold_headers ? (info: StreamAccepted) => openEarly(info) : undefined;
-    const silence = onStreamAccepted
-      ? setTimeout(() => {
-          try {
-            openEarly(undefined);
-          } catch {
-            // Nothing went out: the pipeline's own answer (or its error) is still to come, with the status then.
-          }
-        }, heartbeatMs)
-      : undefined;
-    // With the headers out, the first token is written the moment it is read, not after the pipeline has handed
-    // the stream back; relayStream then skips those chunks. Not when a failover answered since the headers, nor when
-    // they went out before any upstream accepted: the comment line naming who answers must come first, and that
-    // path writes it.
-    let prewritten = 0;
-    let firstTokenSeen = false;
-    const onFirstToken = onStreamAccepted
-      ? (head: readonly StreamEvent[], deployment: string) => {
-          if (firstTokenSeen) return; // once: the engine calls it for the first segment only, this holds it to that
-          firstTokenSeen = true;
-          if (!early || early.deployment !== deployment || ex.signal.aborted || ctx.stopped) return;
-          let text = '';
-          try {
-            for (; prewritten < head.length && head[prewritten]?.type === 'chunk'; prewritten++) {
-              text += early.writer.chunk(head[prewritten] as StreamEvent & { type: 'chunk' });
-            }
-          } catch {
-            // The chunk that could not be written is the relay's to meet again (and to report), after these.
-          }
-          if (text !== '') ex.write(text, true);
-          early.heartbeat.wrote();
-        }
-      : undefined;
-    let result: GatewayResult;
-    // Linked for the request's lifetime (the two go together): no unlink to do.
+    // The pipeline's signal: the client going away aborts it, and so does the gateway's shutdown (app.ts). Linked
+    // for the request's lifetime (the two go together): no unlink to do.
     const cancel = new Cancel();
     cancel.follow(ex.signal);
     ctx.cancel = cancel;
+    const request: GatewayRequest = {
+      op: dialect.op,
+      route,
+      body: canonical,
+      stream,
+      requestId: ctx.requestId,
+      signal: cancel,
+      bodyBytes: raw.length,
+      // The client's own text goes with the body when the dialect kept its object as the canonical request.
+      ...(canonical === parsed ? { raw: { of: canonical, text } } : {}),
+      ...requestControls(ex.headers),
+    };
+    if (!stream) return answerJson(deps, ex, ctx, dialect, request);
+    streams.open++;
     try {
-      result = await pipeline.run({
-        op: dialect.op,
-        route,
-        body: canonical,
-        stream,
-        requestId: ctx.requestId,
-        signal: cancel,
-        bodyBytes,
-        ...(rawBody ? { raw: rawBody } : {}),
-        ...(onStreamAccepted ? { onStreamAccepted } : {}),
-        ...(onFirstToken ? { onFirstToken } : {}),
-        ...requestControls(ex.headers),
-      });
-    } catch (err) {
-      clearTimeout(silence);
-      const failure = err instanceof PipelineFailure ? err : undefined;
-      if (failure) ctx.attempts = failure.attempts;
-      if (ctx.stopped) return early?.heartbeat.stop();
-      if (!early) {
-        if (!failure) throw err;
-        const attempts = failure.attempts.length;
-        return fail(ex, ctx, failure.error, {
-          ...attemptHeaders(failure.error.deployment, attempts),
-          ...shouldRetryHeader(failure.error, attempts, route.model),
-        });
-      }
-      // The 200 is out: the failure ends the stream as its error event, in the client's dialect.
-      early.heartbeat.stop();
-      ctx.error = failure?.error ?? toGatewayError(err);
-      ctx.writer = undefined;
-      ex.end(early.writer.error(ctx.error));
-      return;
+      await answerStream(deps, ex, ctx, dialect, request);
+    } finally {
+      streams.open--;
     }
-    clearTimeout(silence);
-    ctx.result = result.meta;
-    if (ctx.stopped) {
-      early?.heartbeat.stop();
-      if (result.type === 'stream') result.cancel();
-      return;
-    }
-    const headers = { 'x-request-id': ctx.requestId, ...metaHeaders(result.meta) };
-    if (result.type === 'json') return json(ex, ctx, 200, dialect.renderJson(result.body), headers);
-    if (!writer) {
-      result.cancel(); // cannot happen: only a stream request is answered with a stream
-      throw new GatewayError('internal', 'The upstream answered a request that was not streamed with a stream');
-    }
-    ctx.status = 200;
-    let heartbeat: Heartbeat;
-    if (early) {
-      heartbeat = early.heartbeat;
-      // The headers named the deployment that accepted first; a failover or a hedge since then is told here.
-      if (result.meta.deployment !== early.deployment) ex.write(sseComment(Object.entries(headers).map(([k, v]) => `${k}: ${v}`).join('; ')));
-    } else {
-      try {
-        ex.start(200, { ...writer.headers, ...headers }, isDraining());
-      } catch (err) {
-        result.cancel(); // the stream will never be read: free its upstream now
-        throw err;
-      }
-      ctx.writer = writer;
-      heartbeat = new Heartbeat(ex, heartbeatMs);
-    }
-    const error = await relayStream(ex, result.events, writer, heartbeat, prewritten);
-    ctx.writer = undefined; // over: a shutdown from now on finds nothing to end
-    if (error && !ctx.stopped) ctx.error = error;
   };
+}
 
-  return runModel;
+async function answerJson(deps: ModelRequestDeps, ex: Exchange, ctx: RequestContext, dialect: IngressDialect, request: GatewayRequest): Promise<void> {
+  let result: GatewayResult;
+  try {
+    result = await deps.pipeline.run(request);
+  } catch (err) {
+    return failed(deps.respond, ex, ctx, err, request.route);
+  }
+  ctx.result = result.meta;
+  if (ctx.stopped) return;
+  if (result.type !== 'json') throw new GatewayError('internal', 'The upstream answered a request that was not streamed with a stream');
+  deps.respond.json(ex, ctx, 200, dialect.renderJson(result.body), { 'x-request-id': ctx.requestId, ...metaHeaders(result.meta) });
+}
+
+async function answerStream(deps: ModelRequestDeps, ex: Exchange, ctx: RequestContext, dialect: IngressDialect, request: GatewayRequest): Promise<void> {
+  const { heartbeat_ms, hold_headers } = deps.config.streaming;
+  // A stream's writer before any upstream call: nothing to free when it cannot be made.
+  const response = new StreamResponse(ex, ctx, dialect.streamWriter(request.body), {
+    heartbeatMs: heartbeat_ms,
+    holdHeaders: hold_headers,
+    isDraining: deps.isDraining,
+  });
+  let result: GatewayResult;
+  try {
+    result = await deps.pipeline.run({ ...request, sink: response });
+  } catch (err) {
+    return failed(deps.respond, ex, ctx, err, request.route, response);
+  } finally {
+    response.close();
+  }
+  ctx.result = result.meta;
+  if (response.broken !== undefined && !ctx.stopped) throw response.broken;
+}
+
+/**
+ * The pipeline failed. A stream whose status is out ends with the error as its last event; else the error is the
+ * answer, with its status, the attempts made and whether the client should retry.
+ */
+function failed(respond: Responder, ex: Exchange, ctx: RequestContext, err: unknown, route: Route, stream?: StreamResponse): void {
+  const failure = err instanceof PipelineFailure ? err : undefined;
+  if (failure) ctx.attempts = failure.attempts;
+  if (ctx.stopped) return;
+  if (stream?.fail(failure?.error ?? toGatewayError(err))) return;
+  if (!failure) throw err;
+  const attempts = failure.attempts.length;
+  respond.fail(ex, ctx, failure.error, {
+    ...attemptHeaders(failure.error.deployment, attempts),
+    ...shouldRetryHeader(failure.error, attempts, route.model),
+  });
 }

@@ -3,8 +3,9 @@ import type { GatewayError } from '../errors.js';
 import type { AttemptRecord, ResultMeta } from '../pipeline/index.js';
 import type { Exchange } from './adapters/exchange.js';
 import { byteLength } from './headers.js';
-import type { IngressDialect, StreamWriter } from './ingress.js';
+import type { IngressDialect } from './ingress.js';
 import { openAIChat } from './dialects/openai/dialect.js';
+import type { StreamResponse } from './stream-response.js';
 
 export type Handler = (ex: Exchange, ctx: RequestContext) => Promise<void>;
 
@@ -22,8 +23,8 @@ export interface RequestContext {
   bodyRead?: boolean;
   /** The pipeline's signal: the client going away aborts it, and so does the gateway's shutdown. */
   cancel?: Cancel;
-  /** A stream's writer, once its status and headers are out. */
-  writer?: StreamWriter;
+  /** A stream whose status and headers are out, until its last event: what a shutdown ends. */
+  stream?: StreamResponse;
   /** Ended by the gateway's shutdown: nothing more is written, and no other outcome is recorded. */
   stopped?: boolean;
 }

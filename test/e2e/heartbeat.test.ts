@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { Cancel } from '../../src/cancel.js';
 import type { Fault } from '../../src/mock/faults.js';
 import type { Exchange } from '../../src/server/adapters/exchange.js';
-import { Heartbeat } from '../../src/server/relay.js';
+import { Heartbeat } from '../../src/server/stream-response.js';
 import { collectText, startStack, type Stack } from '../support/helpers.js';
 
 const HEARTBEAT_MS = 150;

@@ -3,12 +3,13 @@ import { GatewayError } from '../../../src/errors.js';
 import { Cancel } from '../../../src/cancel.js';
 import { hedgeDelay, LatencyWindow, race, type Racer } from '../../../src/pipeline/hedge.js';
 import { streamAccounting } from '../../../src/pipeline/stream-attempt.js';
-import { type Segment, survive } from '../../../src/pipeline/resume.js';
+import { Resume, type ResumeHooks, type Segment } from '../../../src/pipeline/resume.js';
 import { FlatText, Transcript, withPrefill } from '../../../src/pipeline/transcript.js';
 import type { StreamEvent } from '../../../src/types.js';
 import type { DeploymentHealth } from '../../../src/routing/health.js';
+import { RecordingSink } from '../../support/recording-sink.js';
 
-/** Pure pieces of surviving streams: the transcript (stitching), the survive loop, the hedge race. */
+/** Pure pieces of resumed streams: the transcript (stitching), the Resume, the hedge race. */
 
 const chunk = (id: string, delta: Record<string, unknown>, finish: string | null = null, usage?: object) =>
   JSON.stringify({ id, object: 'chat.completion.chunk', created: id === 'a' ? 1 : 2, model: `m-${id}`, choices: [{ index: 0, delta, finish_reason: finish }], ...(usage ? { usage } : {}) });
@@ -108,99 +109,115 @@ describe('Transcript', () => {
   });
 });
 
-async function* events(...list: StreamEvent[]): AsyncGenerator<StreamEvent> {
-  yield* list;
-}
-
-async function drain(gen: AsyncIterable<StreamEvent>): Promise<StreamEvent[]> {
-  const out: StreamEvent[] = [];
-  for await (const e of gen) out.push(e);
-  return out;
+/** A segment whose feed writes these events (its head included) and ends as the last says: done, an error, or cut. */
+function segment(deployment: string, ...list: StreamEvent[]): Segment {
+  return {
+    feed: {
+      pump: async (sink) => {
+        for (const e of list) {
+          if (e.type === 'done') return 'done';
+          if (e.type === 'error') return e.error;
+          sink.write(e);
+        }
+        return cut;
+      },
+    },
+    body,
+    deployment,
+  };
 }
 
 const cut = new GatewayError('connection', 'Upstream a ended the stream without [DONE]', { code: 'upstream_stream_truncated' });
 
-describe('survive', () => {
-  const base = (resume: boolean, open: (b: Record<string, unknown>) => Promise<Segment>) => ({
-    transcript: new Transcript('gpt-4o', 1000),
-    original: body,
+describe('Resume', () => {
+  const hooks = (resume: boolean, open: (b: Record<string, unknown>) => Promise<Segment>): ResumeHooks => ({
+    transcript: () => new Transcript('gpt-4o', 1000),
     resume,
     maxResumes: 1,
     open,
     onResume: () => undefined,
     onUsage: () => undefined,
   });
-  const first = (): Segment => ({
-    events: events({ type: 'chunk', data: chunk('a', { content: 'Hel' }) }, { type: 'error', error: cut }),
-    body,
-    deployment: 'a',
-  });
+  const first = (): Segment => segment('a', { type: 'chunk', data: chunk('a', { content: 'Hel' }) }, { type: 'error', error: cut });
+  /** The answer written to a sink from its first segment, committed on `a` as the pipeline commits it. */
+  async function answer(seg: Segment, h: ResumeHooks, out = new RecordingSink()): Promise<StreamEvent[]> {
+    const r = new Resume(out, h);
+    r.commit({ deployment: seg.deployment, attempts: 1 });
+    await r.run(seg, new Cancel().signal);
+    return out.events;
+  }
 
   it('stitches a continuation in and ends with usage, a comment and done', async () => {
-    const out = await drain(
-      survive(first(), base(true, async () => ({ events: events({ type: 'chunk', data: chunk('b', { content: 'lo' }, 'stop') }, { type: 'done' }), body, deployment: 'b' }))),
+    const out = await answer(
+      first(),
+      hooks(true, async () => segment('b', { type: 'chunk', data: chunk('b', { content: 'lo' }, 'stop') }, { type: 'done' })),
     );
     expect(out.map((e) => e.type)).toEqual(['chunk', 'chunk', 'chunk', 'comment', 'done']);
     expect(out[3]).toEqual({ type: 'comment', text: 'x-lifeline-resumed: 1; on=b' });
   });
 
+  it("is its segments' sink: only the first commit and the accepts before it reach the client; a continuation's chunks are rewritten as written", async () => {
+    const out = new RecordingSink();
+    const r = new Resume(out, hooks(true, async () => Promise.reject(new Error('unused'))));
+    r.accepted({ deployment: 'a', attempts: 1 });
+    r.commit({ deployment: 'a', attempts: 1 });
+    r.write({ type: 'chunk', data: chunk('a', { content: 'Hel' }) }, true);
+    r.accepted({ deployment: 'b', attempts: 2 });
+    r.commit({ deployment: 'b', attempts: 2 });
+    expect(out.log).toEqual(['accepted a', 'commit a', 'chunk!']);
+    expect(out.events[0]).toEqual({ type: 'chunk', data: chunk('a', { content: 'Hel' }) }); // the first segment: as it came
+  });
+
   it('resume off, the resume limit, or no deployment → an error event that says why; never done', async () => {
-    const off = await drain(survive(first(), base(false, async () => Promise.reject(new Error('unused')))));
+    const off = await answer(first(), hooks(false, async () => Promise.reject(new Error('unused'))));
     expect(off.at(-1)).toMatchObject({ type: 'error', error: { message: /streaming.resume is off/, code: 'upstream_stream_truncated' } });
-    const none = await drain(survive(first(), base(true, async () => Promise.reject(new GatewayError('unavailable', 'nobody')))));
+    const none = await answer(first(), hooks(true, async () => Promise.reject(new GatewayError('unavailable', 'nobody'))));
     expect(none.at(-1)).toMatchObject({ type: 'error', error: { message: /no deployment could continue it \(nobody\)/ } });
     const again = (): Promise<Segment> => Promise.resolve({ ...first(), deployment: 'b' });
-    const limited = await drain(survive(first(), base(true, again)));
+    const limited = await answer(first(), hooks(true, again));
     expect(limited.at(-1)).toMatchObject({ type: 'error', error: { message: /already resumed 1 time/ } });
-    const filtered: Segment = {
-      events: events({ type: 'chunk', data: chunk('a', { content: 'Hel' }) }, { type: 'error', error: new GatewayError('content_policy', 'filtered') }),
-      body,
-      deployment: 'a',
-    };
-    const refused = await drain(survive(filtered, base(true, async () => Promise.reject(new Error('must not be asked')))));
+    const filtered = segment('a', { type: 'chunk', data: chunk('a', { content: 'Hel' }) }, { type: 'error', error: new GatewayError('content_policy', 'filtered') });
+    const refused = await answer(filtered, hooks(true, async () => Promise.reject(new Error('must not be asked'))));
     expect(refused.at(-1)).toMatchObject({ type: 'error', error: { kind: 'content_policy', message: /refused to go on/ } });
     for (const out of [off, none, limited, refused]) expect(out.some((e) => e.type === 'done')).toBe(false);
   });
 
   it('a stream cut after its finish_reason is whole: it ends cleanly with counted usage', async () => {
-    const seg: Segment = { events: events({ type: 'chunk', data: chunk('a', { content: 'Hi' }, 'stop') }, { type: 'error', error: cut }), body, deployment: 'a' };
-    const out = await drain(survive(seg, base(true, async () => Promise.reject(new Error('not needed')))));
+    const seg = segment('a', { type: 'chunk', data: chunk('a', { content: 'Hi' }, 'stop') }, { type: 'error', error: cut });
+    const out = await answer(seg, hooks(true, async () => Promise.reject(new Error('not needed'))));
     expect(out.map((e) => e.type)).toEqual(['chunk', 'chunk', 'done']);
   });
 
-  it('a failure while ending the answer reaches the consumer, and usage is still reported once', async () => {
+  it('a failure while ending the answer reaches the caller, and usage is still reported once', async () => {
     class Failing extends Transcript {
       override async missingUsage(): Promise<string | undefined> {
         throw new Error('count failed');
       }
     }
     let usage = 0;
-    const seg: Segment = { events: events({ type: 'chunk', data: chunk('a', { content: 'Hi' }, 'stop') }, { type: 'done' }), body, deployment: 'a' };
-    const s = survive(seg, { ...base(true, async () => Promise.reject(new Error('unused'))), transcript: new Failing('gpt-4o', 1000), onUsage: () => usage++ });
-    await expect(drain(s)).rejects.toThrow('count failed');
+    const seg = segment('a', { type: 'chunk', data: chunk('a', { content: 'Hi' }, 'stop') }, { type: 'done' });
+    const h = { ...hooks(true, async () => Promise.reject(new Error('unused'))), transcript: () => new Failing('gpt-4o', 1000), onUsage: () => usage++ };
+    await expect(answer(seg, h)).rejects.toThrow('count failed');
     expect(usage).toBe(1);
   });
 
-  it('a consumer that stops early closes the segment it reads (so the relay frees its upstream) and reports usage once', async () => {
-    let closed = 0;
-    const endless: AsyncIterableIterator<StreamEvent> = {
-      [Symbol.asyncIterator]() {
-        return this;
-      },
-      next: async () => ({ value: { type: 'chunk', data: chunk('a', { content: 'x' }) }, done: false }),
-      return: async () => {
-        closed++;
-        return { value: undefined, done: true };
-      },
-    };
+  it('a request that ends (its client left) ends the answer there: nothing more written, nothing resumed, usage reported once', async () => {
     let usage = 0;
-    const s = survive({ events: endless, body, deployment: 'a' }, { ...base(true, async () => Promise.reject(new Error('unused'))), onUsage: () => usage++ });
-    let seen = 0;
-    for await (const _ of s) if (++seen === 3) break;
-    expect(closed).toBe(1);
-    expect(usage).toBe(1);
-    await s.return?.();
-    expect([closed, usage]).toEqual([1, 1]); // once each
+    const resumes: unknown[] = [];
+    const stopped: Segment = {
+      feed: {
+        pump: async (sink) => {
+          sink.write({ type: 'chunk', data: chunk('a', { content: 'x' }) });
+          return 'stopped';
+        },
+      },
+      body,
+      deployment: 'a',
+    };
+    const h = { ...hooks(true, async () => Promise.reject(new Error('must not be asked'))), onResume: (r: unknown) => resumes.push(r), onUsage: () => usage++ };
+    const out = await answer(stopped, h);
+    expect(out.map((e) => e.type)).toEqual(['chunk']);
+    expect([resumes, usage]).toEqual([[], 1]);
   });
 });
 

@@ -1,12 +1,15 @@
 import { describe, expect, it } from 'vitest';
+import { Cancel } from '../../../src/cancel.js';
 import type { GatewayError } from '../../../src/errors.js';
-import { type AttemptRecord, attemptsSettled, type CommittedStream, relay, settleLater } from '../../../src/pipeline/attempt.js';
+import { type AttemptRecord, attemptsSettled, type CommittedStream, settleLater } from '../../../src/pipeline/attempt.js';
+import { Feed } from '../../../src/pipeline/stream-attempt.js';
 import { carriesToken, decodeSSE } from '../../../src/pipeline/sse.js';
 import { openaiProvider } from '../../../src/providers/openai/adapter.js';
 import type { Deployment, StreamEvent } from '../../../src/types.js';
 import type { StreamDecoder } from '../../../src/providers/adapter.js';
 import { validateChat, validateEmbeddings } from '../../../src/server/validate.js';
 import { Watchdog } from '../../../src/transport/watchdog.js';
+import { RecordingSink } from '../../support/recording-sink.js';
 
 const d = { id: 'p/m', provider: { name: 'p', api_key: undefined }, model: 'm' } as unknown as Deployment;
 
@@ -164,50 +167,97 @@ describe('accounting that finishes after its attempt', () => {
   });
 });
 
-describe('relay', () => {
+describe('Feed', () => {
   const chunkEvent = (n: number): StreamEvent => ({ type: 'chunk', data: `{"n":${n}}` });
-  function committed(rest: StreamEvent[]): { stream: CommittedStream; discarded: () => number } {
+  function committed(rest: StreamEvent[], head: StreamEvent[] = [chunkEvent(-1), chunkEvent(0)]): { stream: CommittedStream; discarded: () => number; read: () => number } {
     let discarded = 0;
     let i = 0;
     const stream = {
-      head: [chunkEvent(0)],
+      head,
       rest: { next: async (): Promise<IteratorResult<StreamEvent>> => (i < rest.length ? { value: rest[i++] as StreamEvent, done: false } : { value: undefined, done: true }) },
       response: { discard: () => void discarded++ },
     } as unknown as CommittedStream;
-    return { stream, discarded: () => discarded };
+    return { stream, discarded: () => discarded, read: () => i };
   }
+  const info = { deployment: 'p/m', attempts: 1 };
 
-  it('replays the head, and a consumer that stops early frees the upstream and ends the attempt once, without error', async () => {
+  it('start: the sink hears who answers and gets the head at once, the first token (its last) handed over with now', () => {
+    const { stream, read } = committed([chunkEvent(1)]);
+    const sink = new RecordingSink();
+    new Feed(stream, d, () => undefined).start(sink, info);
+    expect(sink.log).toEqual(['commit p/m', 'chunk', 'chunk!']);
+    expect(sink.events).toEqual([chunkEvent(-1), chunkEvent(0)]);
+    expect(read()).toBe(0); // nothing more read yet
+  });
+
+  it('pump writes the rest after the head, each event once; a request that ends frees the upstream and ends the attempt once, without error', async () => {
     const { stream, discarded } = committed([chunkEvent(1), chunkEvent(2), chunkEvent(3)]);
     const ends: unknown[] = [];
-    const r = relay(stream, d, (e) => ends.push(e));
-    const seen: StreamEvent[] = [];
-    for await (const e of r) if (seen.push(e) === 2) break;
-    expect(seen).toEqual([chunkEvent(0), chunkEvent(1)]);
+    const sink = new RecordingSink();
+    const stop = new Cancel();
+    const feed = new Feed(stream, d, (e) => ends.push(e));
+    feed.start(sink, info);
+    const write = sink.write.bind(sink);
+    sink.write = (e, now) => {
+      if (e.type === 'chunk' && e.data === '{"n":1}') stop.abort(); // the client leaves after this one
+      return write(e, now);
+    };
+    expect(await feed.pump(sink, stop.signal)).toBe('stopped');
+    expect(sink.events).toEqual([chunkEvent(-1), chunkEvent(0), chunkEvent(1)]);
     expect([discarded(), ends]).toEqual([1, [undefined]]);
-    await r.return?.();
+    feed.cancel();
     expect([discarded(), ends.length]).toEqual([1, 1]);
   });
 
-  it('done: the rest of the body is read (the connection is reused), then the attempt ends once', async () => {
+  it('done: returned, not written; the rest of the body is read (the connection is reused), then the attempt ends once', async () => {
     const { stream, discarded } = committed([chunkEvent(1), { type: 'done' }]);
     const ends: unknown[] = [];
-    const seen: string[] = [];
-    for await (const e of relay(stream, d, (e) => ends.push(e))) seen.push(e.type);
-    expect(seen).toEqual(['chunk', 'chunk', 'done']);
+    const sink = new RecordingSink();
+    const feed = new Feed(stream, d, (e) => ends.push(e));
+    feed.start(sink, info);
+    expect(await feed.pump(sink, new Cancel().signal)).toBe('done');
+    expect(sink.log).toEqual(['commit p/m', 'chunk', 'chunk!', 'chunk']);
     await new Promise((r) => setImmediate(r));
     expect(ends).toEqual([undefined]);
     expect(discarded()).toBe(1); // after the drain
   });
 
-  it('a body that ends without [DONE] becomes an error event, and the attempt ends with it', async () => {
+  it('a done in the head (the upstream sent no token) is not written, and ends the pump at once', async () => {
+    const { stream } = committed([chunkEvent(1)], [chunkEvent(0), { type: 'done' }]);
+    const sink = new RecordingSink();
+    const ends: unknown[] = [];
+    const feed = new Feed(stream, d, (e) => ends.push(e));
+    feed.start(sink, info);
+    expect(await feed.pump(sink, new Cancel().signal)).toBe('done');
+    expect(sink.log).toEqual(['commit p/m', 'chunk']);
+    await new Promise((r) => setImmediate(r));
+    expect(ends).toEqual([undefined]);
+  });
+
+  it('a body that ends without [DONE] is the failure it returns (a resumed answer decides what follows), and the attempt ends with it', async () => {
     const { stream, discarded } = committed([chunkEvent(1)]);
     const ends: Array<GatewayError | undefined> = [];
-    const seen: StreamEvent[] = [];
-    for await (const e of relay(stream, d, (e) => ends.push(e))) seen.push(e);
-    expect(seen.at(-1)).toMatchObject({ type: 'error', error: { code: 'upstream_stream_truncated' } });
+    const sink = new RecordingSink();
+    const feed = new Feed(stream, d, (e) => ends.push(e));
+    const end = await feed.pump(sink, new Cancel().signal);
+    expect(end).toMatchObject({ code: 'upstream_stream_truncated', deployment: 'p/m' });
+    expect(sink.events).toEqual([chunkEvent(1)]); // no error event: the caller writes it
     expect(ends).toHaveLength(1);
     expect(ends[0]?.code).toBe('upstream_stream_truncated');
     expect(discarded()).toBe(1);
+  });
+
+  it('a client that is behind pauses the upstream read until it has drained', async () => {
+    const { stream, read } = committed([chunkEvent(1), chunkEvent(2), { type: 'done' }]);
+    const sink = new RecordingSink();
+    const feed = new Feed(stream, d, () => undefined);
+    sink.behind();
+    const pumped = feed.pump(sink, new Cancel().signal);
+    await new Promise((r) => setImmediate(r));
+    expect(read()).toBe(1); // chunk 1 written, the sink said it is behind: chunk 2 not read
+    expect(sink.log).toEqual(['chunk', 'waiting']);
+    sink.catchUp();
+    expect(await pumped).toBe('done');
+    expect(sink.log).toEqual(['chunk', 'waiting', 'chunk']);
   });
 });
