@@ -114,7 +114,7 @@ export class Resume implements StreamSink {
         ? `the upstream refused to go on (${failure.kind}); another would be asked the same`
         : this.resumed.length >= o.maxResumes
           ? `it was already resumed ${this.resumed.length} time(s) (streaming.max_resumes)`
-          : t.whyNotResumable();
+          : t.whyNoResume();
     if (why) return this.giveUp(segment, failure, reason, why);
     const body = await t.continuation(original, segment.body);
     let next: Segment;

@@ -29,8 +29,8 @@ export interface DecodeOptions {
  * token, an error event or a resume after it), and nothing more is read.
  *
  * A hand-written iterator rather than an async generator: a generator's yield costs ~470 bytes of promises and
- * request records per event (measured with V8's sampling heap profiler), and every relayed chunk goes through here.
- * Only `next` is needed by its callers (the first-token wait, the relay, the drain).
+ * request records per event (measured with V8's sampling heap profiler), and every chunk of every stream goes through here.
+ * Only `next` is needed by its callers (the first-token wait, the feed's pump, the drain).
  */
 export function decodeStream(
   body: AsyncIterable<Buffer>,

@@ -140,7 +140,7 @@ export class Transcript {
   }
 
   /** Why this answer cannot be continued on another upstream, or undefined when it can. */
-  whyNotResumable(): string | undefined {
+  whyNoResume(): string | undefined {
     if (this.blocker) return this.blocker;
     if (this.overflow > 0) return `the answer is longer than streaming.resume_max_chars (${this.maxChars})`;
     return undefined;

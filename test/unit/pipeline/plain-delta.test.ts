@@ -150,7 +150,7 @@ describe('Transcript with the parse-free path', () => {
     t.accept(openai({ role: 'assistant', content: '' }));
     for (const p of parts) expect(t.accept(openai({ content: p }))).toBe(openai({ content: p }));
     expect(t.finished).toBe(false);
-    expect(t.whyNotResumable()).toBeUndefined();
+    expect(t.whyNoResume()).toBeUndefined();
     t.accept(openai({}, {}, { finish_reason: 'stop' }));
     expect(t.finished).toBe(true);
     const next = await t.continuation({ messages: [] }, { messages: [] });
@@ -160,13 +160,13 @@ describe('Transcript with the parse-free path', () => {
     tool.accept(openai({ role: 'assistant', content: '' }));
     tool.accept(openai({ content: 'Let me look.' }));
     tool.accept(openai({ tool_calls: [{ index: 0, id: 'c', function: { name: 'f', arguments: '' } }] }));
-    expect(tool.whyNotResumable()).toMatch(/tool call/);
+    expect(tool.whyNoResume()).toMatch(/tool call/);
 
     const over = new Transcript('gpt-4o', 4);
     over.accept(openai({ role: 'assistant', content: '' }));
     over.accept(openai({ content: 'abc' }));
     over.accept(openai({ content: 'def' }));
-    expect(over.whyNotResumable()).toMatch(/resume_max_chars/);
+    expect(over.whyNoResume()).toMatch(/resume_max_chars/);
   });
 
   it("stamps a resumed segment and the counted usage with the first chunk's id, created and model, read when needed", async () => {

@@ -48,19 +48,19 @@ describe('Transcript', () => {
   it('names why it cannot continue: tool calls, several choices, reasoning, too long', () => {
     const tool = new Transcript('gpt-4o', 1000);
     tool.accept(chunk('a', { tool_calls: [{ index: 0, function: { arguments: '{"q' } }] }));
-    expect(tool.whyNotResumable()).toMatch(/tool call/);
+    expect(tool.whyNoResume()).toMatch(/tool call/);
     const n2 = new Transcript('gpt-4o', 1000);
     n2.accept(JSON.stringify({ id: 'a', choices: [{ index: 1, delta: { content: 'x' } }] }));
-    expect(n2.whyNotResumable()).toMatch(/n > 1/);
+    expect(n2.whyNoResume()).toMatch(/n > 1/);
     const thinking = new Transcript('deepseek-reasoner', 1000);
     thinking.accept(chunk('a', { reasoning_content: 'hmm' }));
-    expect(thinking.whyNotResumable()).toMatch(/reasoning/);
+    expect(thinking.whyNoResume()).toMatch(/reasoning/);
     const long = new Transcript('gpt-4o', 5);
     long.accept(chunk('a', { content: 'abcdef' }));
-    expect(long.whyNotResumable()).toMatch(/resume_max_chars/);
+    expect(long.whyNoResume()).toMatch(/resume_max_chars/);
     const fine = new Transcript('gpt-4o', 5);
     fine.accept(chunk('a', { content: 'abc' }));
-    expect(fine.whyNotResumable()).toBeUndefined();
+    expect(fine.whyNoResume()).toBeUndefined();
   });
 
   it('counts usage with the tokenizer when the upstream reports none', async () => {
