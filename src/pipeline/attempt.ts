@@ -22,6 +22,12 @@ export interface AttemptInput {
   maxEventBytes?: number;
   /** Streams: called when the upstream accepts the stream (its 2xx), before its first token. */
   onAccepted?: (deployment: string) => void;
+  /**
+   * Streams: called in the turn the first token is read, with what was read up to it (the token last): the answer
+   * commits here, and its head goes to the client at once. False when the other attempt of a hedged pair committed
+   * first: this one has lost, and ends.
+   */
+  onCommit?: (d: Deployment, head: readonly StreamEvent[]) => boolean;
 }
 
 export interface AttemptRecord {
@@ -63,7 +69,7 @@ export function attemptsSettled(attempts: readonly AttemptRecord[]): Promise<voi
 }
 
 export interface CommittedStream {
-  /** Events read while waiting for the first token (it is the last; or an early `done`). */
+  /** Events read while waiting for the first token (it is the last; or an early `done`), written at commit. */
   head: StreamEvent[];
   rest: AsyncIterator<StreamEvent>;
   response: UpstreamResponse;
@@ -116,6 +122,7 @@ export async function attemptStream(input: AttemptInput, d: Deployment, record: 
       head.push(e);
       if (e.type === 'done' || (e.type === 'chunk' && carriesToken(e.data, e.event))) break;
     }
+    if (input.onCommit && !input.onCommit(d, head)) throw new GatewayError('connection', `Upstream ${d.id} lost the race to the first token`);
   } catch (err) {
     res.discard();
     throw err;

@@ -13,7 +13,7 @@ import { type AttemptInput, type AttemptRecord, attemptJson } from './attempt.js
 import { type Choice, chooseTarget, supports } from './choose.js';
 import { hedgeDelay, LatencyWindow } from './hedge.js';
 import type { GatewayRequest, ModelAnswer } from './request.js';
-import { commitStream, Feed, type Launch, launchHedge, streamAccounting } from './stream-attempt.js';
+import { commitStream, Feed, type Launch, launchHedge, streamAccounting, toSink } from './stream-attempt.js';
 import { unavailableError } from './unavailable.js';
 
 export type ModelOutcome =
@@ -231,8 +231,7 @@ class ModelRun {
     const input: AttemptInput = { upstream: this.loop.deps.upstream, op: req.op, body: req.body, timeouts: this.route.model.timeouts, signal: deadline.signal };
     if (req.stream) input.maxEventBytes = this.loop.deps.config.streaming.max_event_bytes;
     if (req.raw?.of === req.body) input.raw = req.raw;
-    const sink = req.sink;
-    if (sink) input.onAccepted = (id) => sink.accepted({ deployment: id, attempts: attempts.length });
+    if (req.sink) Object.assign(input, toSink(req.sink, attempts));
     if (this.scope.allow) record.resume = true;
     const t0 = performance.now();
     try {
@@ -270,8 +269,6 @@ class ModelRun {
       this.loop.firstTokenWindow(route.model.name).add(ms);
     });
     const feed = new Feed(won.committed, won.d, onEnd);
-    // The answer commits: the sink hears who answers and gets the head, its first token with it, in this turn.
-    if (req.sink) feed.start(req.sink, { deployment: won.d.id, attempts: attempts.length });
     return { ok: true, deployment: won.d, result: { type: 'stream', feed, meta: { deployment: won.d.id, attempts } } };
   }
 

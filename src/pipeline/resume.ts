@@ -49,12 +49,18 @@ export interface ResumeHooks {
  * (resume off, no capable deployment, a tool call in progress, …) the client gets an explicit error event naming why,
  * never a clean-looking end. A stream cut after its finish_reason is complete and ends cleanly.
  *
- * It is the sink its segments write to: each chunk passes the transcript on its way to `out` (the first segment's
- * byte for byte; a continuation's rewritten), in the turn it is read. Only the first segment's accept and commit
- * reach `out`: the client has its headers by the time a continuation is opened.
+ * It is the sink its segments write to: each chunk passes the transcript in the turn it is read (the first
+ * segment's observed as it goes to `out` byte for byte; a continuation's rewritten on its way). Only the first
+ * segment's accept and commit reach `out`: the client has its headers by the time a continuation is opened.
  */
 export class Resume implements StreamSink {
+  /** The deployment the answer committed on (its model counts the tokens); the transcript is made on first use. */
+  private first: string | undefined;
   private t: Transcript | undefined;
+  /** The head's chunks, written and not yet observed: the transcript sees them once the first token is out. */
+  private unseen: string[] | undefined;
+  /** A continuation is on its way: chunks are rewritten from now on. */
+  private continued = false;
   /** The deployments the answer continued on. */
   private readonly resumed: string[] = [];
 
@@ -64,20 +70,28 @@ export class Resume implements StreamSink {
   ) {}
 
   accepted(info: StreamInfo): void {
-    if (!this.t) this.out.accepted(info);
+    if (this.first === undefined) this.out.accepted(info);
   }
 
   commit(info: StreamInfo): void {
-    if (this.t) return; // a continuation: `x-lifeline-resumed` names it at the end
-    this.t = this.o.transcript(info.deployment);
+    if (this.first !== undefined) return; // a continuation: `x-lifeline-resumed` names it at the end
+    this.first = info.deployment;
+    this.unseen = [];
     this.out.commit(info);
   }
 
   write(e: StreamEvent, now?: boolean): boolean {
-    if (e.type !== 'chunk' || !this.t) return this.out.write(e, now);
-    const data = this.t.accept(e.data);
-    if (data === e.data) return this.out.write(e, now);
-    return data === '' || this.out.write({ type: 'chunk', data }, now);
+    if (e.type !== 'chunk') return this.out.write(e, now);
+    if (this.continued) {
+      const data = this.transcript().accept(e.data);
+      return data === '' || this.out.write(data === e.data ? e : { type: 'chunk', data }, now);
+    }
+    // The first segment passes byte for byte: to the client first, then into the transcript; its head (up to the
+    // first token, handed over with `now`) is observed only once the token is out.
+    const ok = this.out.write(e, now);
+    if (this.unseen && !now) this.unseen.push(e.data);
+    else this.transcript().accept(e.data);
+    return ok;
   }
 
   drained(): Promise<void> {
@@ -97,7 +111,7 @@ export class Resume implements StreamSink {
         segment = end === 'done' ? await this.finish(segment) : await this.failed(segment, end, original);
       }
     } finally {
-      this.o.onUsage(this.t?.usage);
+      this.o.onUsage(this.first === undefined ? undefined : this.transcript().usage);
     }
   }
 
@@ -116,6 +130,7 @@ export class Resume implements StreamSink {
           ? `it was already resumed ${this.resumed.length} time(s) (streaming.max_resumes)`
           : t.whyNoResume();
     if (why) return this.giveUp(segment, failure, reason, why);
+    this.continued = true;
     const body = await t.continuation(original, segment.body);
     let next: Segment;
     try {
@@ -147,8 +162,15 @@ export class Resume implements StreamSink {
     return undefined;
   }
 
+  /** The transcript, made on first use, with the head's chunks observed first. */
   private transcript(): Transcript {
-    if (!this.t) throw new GatewayError('internal', 'A stream was pumped before it committed');
+    if (this.first === undefined) throw new GatewayError('internal', 'A stream was written before it committed');
+    this.t ??= this.o.transcript(this.first);
+    const unseen = this.unseen;
+    if (unseen) {
+      this.unseen = undefined;
+      for (const data of unseen) this.t.accept(data);
+    }
     return this.t;
   }
 }

@@ -8,7 +8,7 @@ import { chooseTarget } from './choose.js';
 import type { Deployments } from '../routing/deployments.js';
 import { type AttemptInput, type AttemptRecord, attemptStream, type CommittedStream, settleLater, streamEndedEarly } from './attempt.js';
 import { race, type Racer } from './hedge.js';
-import type { StreamInfo, StreamSink } from './sink.js';
+import type { StreamSink } from './sink.js';
 
 /** A stream attempt about to start: where it goes and what it reports to. */
 export interface Launch {
@@ -158,11 +158,34 @@ export function streamAccounting(
 export type FeedEnd = 'done' | 'stopped' | GatewayError;
 
 /**
- * A committed upstream stream, written into the answer's sink. `start` at commit: the sink hears who answers and gets
- * the head (what was read up to the first token) in the same turn, the token with `now`. `pump`: the rest, each event
- * once, with the sink's backpressure, until the stream ends; its end is returned, not written (a resumed answer
- * decides what follows a failure). `onEnd` runs exactly once, with the error if the stream failed; after a `done` the
- * rest of the upstream body is read in the background so that its connection goes back to the pool.
+ * An attempt's way into the answer's sink (the model loop gives one to each attempt, shared with its hedge): its
+ * accept, and its commit. The first of the pair to read its first token commits: the sink hears who answers and gets
+ * the head in that same turn, the token with `now`; the other one has lost.
+ */
+export function toSink(sink: StreamSink, attempts: readonly unknown[]): Pick<AttemptInput, 'onAccepted' | 'onCommit'> {
+  let committed = false;
+  return {
+    onAccepted: (deployment) => sink.accepted({ deployment, attempts: attempts.length }),
+    onCommit: (d, head) => {
+      if (committed) return false;
+      committed = true;
+      sink.commit({ deployment: d.id, attempts: attempts.length });
+      const last = head.length - 1;
+      for (let i = 0; i <= last; i++) {
+        const e = head[i] as StreamEvent;
+        if (e.type !== 'done') sink.write(e, i === last); // a done (no token at all) ends the Feed at once
+      }
+      return true;
+    },
+  };
+}
+
+/**
+ * A committed upstream stream (its head written at commit) feeding the rest of the answer into the sink. `pump`
+ * writes the rest, each event once, with the sink's backpressure, until the stream ends; its end is returned, not
+ * written (a resumed answer decides what follows a failure). `onEnd` runs exactly once, with the error if the
+ * stream failed; after a `done` the rest of the upstream body is read in the background so that its connection
+ * goes back to the pool.
  */
 export class Feed {
   private failure: GatewayError | undefined;
@@ -173,16 +196,6 @@ export class Feed {
     readonly d: Deployment,
     private readonly onEnd: (error: GatewayError | undefined) => void,
   ) {}
-
-  start(sink: StreamSink, info: StreamInfo): void {
-    sink.commit(info);
-    const head = this.stream.head;
-    const last = head.length - 1;
-    for (let i = 0; i <= last; i++) {
-      const e = head[i] as StreamEvent;
-      if (e.type !== 'done') sink.write(e, i === last); // a done ends the pump at once
-    }
-  }
 
   async pump(sink: StreamSink, stop: CancelSignal): Promise<FeedEnd> {
     if (this.stream.head.at(-1)?.type === 'done') return this.end(true);

@@ -36,6 +36,11 @@ export class StreamResponse implements StreamSink {
   private over = false;
   /** Why the status could not be sent at commit: the request was ended with it. */
   broken: unknown;
+  /**
+   * The head's text, from commit to the write that hands it over (`now`, the first token): one write, one chunk of
+   * the HTTP body, instead of one per event (a write costs 15-50 µs on a cold path).
+   */
+  private held: string | undefined;
 
   constructor(
     private readonly ex: Exchange,
@@ -56,8 +61,8 @@ export class StreamResponse implements StreamSink {
   }
 
   commit(info: StreamInfo): void {
-    clearTimeout(this.silence);
     if (this.gone()) return;
+    this.held = '';
     if (this.heartbeat) {
       // The headers named the deployment that accepted first (or none); a failover or a hedge since then is told here.
       if (info.deployment !== this.named) {
@@ -81,7 +86,7 @@ export class StreamResponse implements StreamSink {
     switch (e.type) {
       case 'chunk': {
         const text = this.writer.chunk(e);
-        return text === '' || this.send(text, now);
+        return (text === '' && !now) || this.send(text, now);
       }
       case 'comment':
         return this.send(sseComment(e.text), now);
@@ -127,6 +132,7 @@ export class StreamResponse implements StreamSink {
   }
 
   private open(info: StreamInfo | undefined, flush: boolean): void {
+    clearTimeout(this.silence); // from now on heartbeats keep the connection alive (and off the first token's path)
     const headers = { ...this.writer.headers, 'x-request-id': this.ctx.requestId, ...(info ? metaHeaders(info) : {}) };
     this.ex.start(200, headers, this.o.isDraining(), flush);
     this.ctx.status = 200;
@@ -136,6 +142,15 @@ export class StreamResponse implements StreamSink {
   }
 
   private send(text: string, now: boolean | undefined): boolean {
+    if (this.held !== undefined) {
+      if (!now) {
+        this.held += text;
+        return true;
+      }
+      text = this.held + text;
+      this.held = undefined;
+      if (text === '') return true;
+    }
     const heartbeat = this.heartbeat!;
     heartbeat.wrote();
     if (this.ex.write(text, now)) return true;
@@ -147,7 +162,9 @@ export class StreamResponse implements StreamSink {
     this.over = true;
     this.heartbeat?.stop();
     this.ctx.stream = undefined; // over: a shutdown from now on finds nothing to end
-    this.ex.end(text);
+    const held = this.held ?? '';
+    this.held = undefined;
+    this.ex.end(held === '' ? text : held + (text ?? ''));
   }
 
   private gone(): boolean {

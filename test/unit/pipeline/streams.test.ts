@@ -168,6 +168,22 @@ describe('Resume', () => {
     expect(out.events[0]).toEqual({ type: 'chunk', data: chunk('a', { content: 'Hel' }) }); // the first segment: as it came
   });
 
+  it("observes the head only once its first token is out (nothing of the transcript's on the first token's path), in order", () => {
+    const out = new RecordingSink();
+    class Logged extends Transcript {
+      override accept(data: string): string {
+        out.log.push(`accept ${(JSON.parse(data) as { choices: { delta: { content?: string } }[] }).choices[0]?.delta.content}`);
+        return super.accept(data);
+      }
+    }
+    const r = new Resume(out, { ...hooks(true, async () => Promise.reject(new Error('unused'))), transcript: () => new Logged('gpt-4o', 1000) });
+    r.commit({ deployment: 'a', attempts: 1 });
+    r.write({ type: 'chunk', data: chunk('a', { role: 'assistant', content: '' }) });
+    r.write({ type: 'chunk', data: chunk('a', { content: 'Hel' }) }, true);
+    r.write({ type: 'chunk', data: chunk('a', { content: 'lo' }) });
+    expect(out.log).toEqual(['commit a', 'chunk', 'chunk!', 'accept ', 'accept Hel', 'chunk', 'accept lo']);
+  });
+
   it('resume off, the resume limit, or no deployment → an error event that says why; never done', async () => {
     const off = await answer(first(), hooks(false, async () => Promise.reject(new Error('unused'))));
     expect(off.at(-1)).toMatchObject({ type: 'error', error: { message: /streaming.resume is off/, code: 'upstream_stream_truncated' } });

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { Cancel } from '../../../src/cancel.js';
 import type { GatewayError } from '../../../src/errors.js';
 import { type AttemptRecord, attemptsSettled, type CommittedStream, settleLater } from '../../../src/pipeline/attempt.js';
-import { Feed } from '../../../src/pipeline/stream-attempt.js';
+import { Feed, toSink } from '../../../src/pipeline/stream-attempt.js';
 import { carriesToken, decodeSSE } from '../../../src/pipeline/sse.js';
 import { openaiProvider } from '../../../src/providers/openai/adapter.js';
 import type { Deployment, StreamEvent } from '../../../src/types.js';
@@ -179,31 +179,32 @@ describe('Feed', () => {
     } as unknown as CommittedStream;
     return { stream, discarded: () => discarded, read: () => i };
   }
-  const info = { deployment: 'p/m', attempts: 1 };
 
-  it('start: the sink hears who answers and gets the head at once, the first token (its last) handed over with now', () => {
-    const { stream, read } = committed([chunkEvent(1)]);
+  it('toSink: the first of a pair to commit tells the sink who answers and writes its head at once, the token with now; the second has lost', () => {
     const sink = new RecordingSink();
-    new Feed(stream, d, () => undefined).start(sink, info);
-    expect(sink.log).toEqual(['commit p/m', 'chunk', 'chunk!']);
+    const attempts = [{}, {}];
+    const hooks = toSink(sink, attempts);
+    hooks.onAccepted?.('p/m');
+    expect(hooks.onCommit?.(d, [chunkEvent(-1), chunkEvent(0)])).toBe(true);
+    expect(hooks.onCommit?.({ ...d, id: 'q/m' }, [chunkEvent(9)])).toBe(false);
+    expect(sink.log).toEqual(['accepted p/m', 'commit p/m', 'chunk', 'chunk!']);
+    expect(sink.commits).toEqual([{ deployment: 'p/m', attempts: 2 }]);
     expect(sink.events).toEqual([chunkEvent(-1), chunkEvent(0)]);
-    expect(read()).toBe(0); // nothing more read yet
   });
 
-  it('pump writes the rest after the head, each event once; a request that ends frees the upstream and ends the attempt once, without error', async () => {
+  it('pump writes the rest (the head was written at commit), each event once; a request that ends frees the upstream and ends the attempt once, without error', async () => {
     const { stream, discarded } = committed([chunkEvent(1), chunkEvent(2), chunkEvent(3)]);
     const ends: unknown[] = [];
     const sink = new RecordingSink();
     const stop = new Cancel();
     const feed = new Feed(stream, d, (e) => ends.push(e));
-    feed.start(sink, info);
     const write = sink.write.bind(sink);
     sink.write = (e, now) => {
       if (e.type === 'chunk' && e.data === '{"n":1}') stop.abort(); // the client leaves after this one
       return write(e, now);
     };
     expect(await feed.pump(sink, stop.signal)).toBe('stopped');
-    expect(sink.events).toEqual([chunkEvent(-1), chunkEvent(0), chunkEvent(1)]);
+    expect(sink.events).toEqual([chunkEvent(1)]);
     expect([discarded(), ends]).toEqual([1, [undefined]]);
     feed.cancel();
     expect([discarded(), ends.length]).toEqual([1, 1]);
@@ -214,22 +215,20 @@ describe('Feed', () => {
     const ends: unknown[] = [];
     const sink = new RecordingSink();
     const feed = new Feed(stream, d, (e) => ends.push(e));
-    feed.start(sink, info);
     expect(await feed.pump(sink, new Cancel().signal)).toBe('done');
-    expect(sink.log).toEqual(['commit p/m', 'chunk', 'chunk!', 'chunk']);
+    expect(sink.log).toEqual(['chunk']);
     await new Promise((r) => setImmediate(r));
     expect(ends).toEqual([undefined]);
     expect(discarded()).toBe(1); // after the drain
   });
 
-  it('a done in the head (the upstream sent no token) is not written, and ends the pump at once', async () => {
+  it('a done in the head (the upstream sent no token) ends the pump at once, nothing written', async () => {
     const { stream } = committed([chunkEvent(1)], [chunkEvent(0), { type: 'done' }]);
     const sink = new RecordingSink();
     const ends: unknown[] = [];
     const feed = new Feed(stream, d, (e) => ends.push(e));
-    feed.start(sink, info);
     expect(await feed.pump(sink, new Cancel().signal)).toBe('done');
-    expect(sink.log).toEqual(['commit p/m', 'chunk']);
+    expect(sink.log).toEqual([]);
     await new Promise((r) => setImmediate(r));
     expect(ends).toEqual([undefined]);
   });
