@@ -64,10 +64,11 @@ export class StreamResponse implements StreamSink {
     if (this.gone()) return;
     this.held = '';
     if (this.heartbeat) {
-      // The headers named the deployment that accepted first (or none); a failover or a hedge since then is told here.
+      // The headers named the deployment that accepted first (or none); a failover or a hedge since then is told here,
+      // before the first token and in the same write.
       if (info.deployment !== this.named) {
         const headers = { 'x-request-id': this.ctx.requestId, ...metaHeaders(info) };
-        this.ex.write(sseComment(Object.entries(headers).map(([k, v]) => `${k}: ${v}`).join('; ')));
+        this.held = sseComment(Object.entries(headers).map(([k, v]) => `${k}: ${v}`).join('; '));
       }
       return;
     }
