@@ -71,7 +71,7 @@ function withOverrides(config: Config, port?: number, host?: string): Config {
 
 const program = new Command()
   .name('lifeline')
-  .description('An LLM gateway that keeps answering: retries, failover and surviving streams in front of LLM providers.')
+  .description('An LLM gateway that keeps answering: retries, failover and streams that resume after a cut, in front of LLM providers.')
   .version(VERSION);
 
 program
