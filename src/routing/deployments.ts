@@ -41,12 +41,7 @@ export class Deployments {
   }
 
   budget(id: string): RetryBudget {
-    let budget = this.budgets.get(id);
-    if (!budget) {
-      budget = new RetryBudget({ ratio: this.config.retry.budget_ratio, min_per_window: BUDGET_FLOOR, window_s: BUDGET_WINDOW_S });
-      this.budgets.set(id, budget);
-    }
-    return budget;
+    return budgetIn(this.budgets, id, this.config.retry.budget_ratio);
   }
 
   /**
@@ -55,12 +50,7 @@ export class Deployments {
    * spends one. A retry budget bounds the extra load on one deployment; this one bounds it across the model's.
    */
   failovers(model: string): RetryBudget {
-    let budget = this.failoverBudgets.get(model);
-    if (!budget) {
-      budget = new RetryBudget({ ratio: this.config.retry.failover_budget_ratio, min_per_window: BUDGET_FLOOR, window_s: BUDGET_WINDOW_S });
-      this.failoverBudgets.set(model, budget);
-    }
-    return budget;
+    return budgetIn(this.failoverBudgets, model, this.config.retry.failover_budget_ratio);
   }
 
   /**
@@ -88,4 +78,14 @@ export class Deployments {
   snapshot(now: number) {
     return this.registry.snapshot(now);
   }
+}
+
+/** The budget kept under `key`, made on first use with this ratio, the floor and the window. */
+function budgetIn(budgets: Map<string, RetryBudget>, key: string, ratio: number): RetryBudget {
+  let budget = budgets.get(key);
+  if (!budget) {
+    budget = new RetryBudget({ ratio, min_per_window: BUDGET_FLOOR, window_s: BUDGET_WINDOW_S });
+    budgets.set(key, budget);
+  }
+  return budget;
 }

@@ -10,7 +10,11 @@ import type { Reply } from '../deliver.js';
 
 type Json = Record<string, unknown>;
 
-/** The top-level fields of Mistral's ChatCompletionRequest. */
+/**
+ * The top-level fields of Mistral's ChatCompletionRequest. The same list as the gateway's `mistral` quirk
+ * (providers/presets/quirks.ts), written again on purpose: the mock stands for the host, so a test of the preset
+ * must not pass just because both sides read one list.
+ */
 const REQUEST_FIELDS = new Set([
   'model',
   'messages',
