@@ -15,6 +15,7 @@ import { hedgeDelay, LatencyWindow } from './hedge.js';
 import type { GatewayRequest, ModelAnswer } from './request.js';
 import { commitStream, Feed, type Launch, launchHedge, streamAccounting, toSink } from './stream-attempt.js';
 import { unavailableError } from './unavailable.js';
+import { usageInJson } from '../accounting/cost.js';
 
 export type ModelOutcome =
   | { ok: true; result: ModelAnswer; deployment: Deployment }
@@ -50,6 +51,7 @@ export class ModelLoop {
   constructor(readonly deps: LoopDeps) {}
 
   run(req: GatewayRequest, route: Route, deadline: Deadline, attempts: AttemptRecord[], scope: Scope = {}): Promise<ModelOutcome> {
+    if (route !== req.route && !scope.allow) this.deps.metrics?.fallback(req.route.model.name, route.model.name); // metrics: the record lacks the model
     return new ModelRun(this, req, route, deadline, attempts, scope).run();
   }
 
@@ -67,6 +69,7 @@ export class ModelLoop {
     health.recordSuccess(now, ms);
     const reset = rateLimitResetMs(headers, now);
     if (reset !== undefined) health.markExhausted(now + reset);
+    this.deps.metrics?.rateLimits(health.id, headers);
   }
 }
 
@@ -240,7 +243,7 @@ class ModelRun {
       record.ms = Math.round(performance.now() - t0);
       this.loop.succeeded(health, headers, record.ms);
       health.release();
-      return { ok: true, deployment: d, result: { type: 'json', body, meta: { deployment: d.id, attempts } } };
+      return { ok: true, deployment: d, result: { type: 'json', body, meta: { deployment: d.id, attempts, usage: usageInJson(body) } } };
     } catch (err) {
       return this.failed(toGatewayError(err), a, record, t0);
     }
@@ -268,8 +271,12 @@ class ModelRun {
       this.loop.succeeded(won.health, won.committed.response.headers, ms);
       this.loop.firstTokenWindow(route.model.name).add(ms);
     });
-    const feed = new Feed(won.committed, won.d, onEnd);
-    return { ok: true, deployment: won.d, result: { type: 'stream', feed, meta: { deployment: won.d.id, attempts } } };
+    // A stream that fails after its first token: its attempt failed too (metrics and the request line count it).
+    const feed = new Feed(won.committed, won.d, (error) => {
+      if (error) won.record.kind ??= error.kind;
+      onEnd(error);
+    });
+    return { ok: true, deployment: won.d, result: { type: 'stream', feed, meta: { deployment: won.d.id, attempts, firstTokenAt: performance.now() } } };
   }
 
   /** Accounts a failed attempt; a final outcome when the failure ends the model, undefined to go on. */
@@ -281,6 +288,7 @@ class ModelRun {
     record.kind = error.kind;
     record.status ??= error.upstreamStatus;
     const aborted = deadline.signal.aborted;
+    if (aborted && abortError(deadline).kind !== 'timeout') record.kind = 'cancelled'; // the client left, or a shutdown
     // A client that left or a request out of time says nothing about the deployment's health.
     if (!aborted) health.recordFailure(Date.now(), error.kind, error.retryAfterMs);
     health.release();

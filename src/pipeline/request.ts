@@ -39,8 +39,10 @@ export interface ResultMeta {
   fallback?: string;
   /** Streams: each time the upstream failed mid-answer, and where the answer continued. */
   resumes?: ResumeRecord[];
-  /** Streams: the answer's usage, summed over resumed segments; counted with the tokenizer when not reported. */
+  /** The answer's usage (JSON: as the upstream reported it; streams: summed over resumed segments, counted with the tokenizer when not reported). */
   usage?: Usage;
+  /** Streams: `performance.now()` when the first token was written (metrics: time to first token). */
+  firstTokenAt?: number;
   /** What the context check changed in the request (middle-out, clamped max_tokens). */
   applied?: string[];
 }

@@ -13,7 +13,7 @@ import { endpoints, router } from './endpoints.js';
 import type { Exchange } from './adapters/exchange.js';
 import { Inflight, shuttingDown } from './inflight.js';
 import { modelRunner } from './model-request.js';
-import { logRequest, requestLineLevel } from './request-log.js';
+import { deploymentPrices, logRequest, requestLineLevel, summarize } from './request-log.js';
 import { type RequestContext, responder } from './respond.js';
 
 // Kept importable from here (the tests and older imports use it).
@@ -60,7 +60,12 @@ export function createApp({ config, transport, logger, deployments, streams, rel
   const isDraining = (): boolean => draining;
   const inflight = new Inflight<{ ex: Exchange; ctx: RequestContext }>();
   const respond = responder(isDraining);
-  const runModel = modelRunner({ config, pipeline, routes, respond, isDraining, ...(streams ? { streams } : {}) });
+  const open = streams ?? { open: 0 };
+  const runModel = modelRunner({ config, pipeline, routes, respond, isDraining, streams: open });
+  // Metrics: label values only from this config's names; the gauges read this engine's state (the newest engine's).
+  const prices = deploymentPrices(routes);
+  metrics.know(routes.keys(), [...prices.keys()]);
+  metrics.watch({ deployments: (now) => pipeline.deployments.snapshot(now), streams: open });
   const countTokens = countTokensHandler({ config, routes, respond });
   const api = router(endpoints({ routes, metrics, respond, isDraining, runModel, countTokens, ...(reload ? { reload } : {}) }));
 
@@ -90,6 +95,8 @@ export function createApp({ config, transport, logger, deployments, streams, rel
       const entry = { ex, ctx };
       inflight.add(entry);
       const endpoint = api.find(ex.path);
+      const route = endpoint?.path ?? 'other';
+      metrics.started(route);
       // Errors on a route of another dialect (the Anthropic ones, even for a wrong method) come in its shape.
       if (endpoint?.dialect) ctx.dialect = endpoint.dialect(ctx.requestId);
       try {
@@ -106,14 +113,15 @@ export function createApp({ config, transport, logger, deployments, streams, rel
           respond.fail(ex, ctx, error, extra);
         }
       } finally {
+        const ended = performance.now();
+        // A hedge loser's cost may still be being counted (in slices); the client has its answer already.
+        const settling = attemptsSettled(ctx.result?.attempts ?? ctx.attempts ?? []);
+        if (settling) await settling;
+        // Counted once, from what the request recorded: its metrics, and its line.
+        const summary = summarize(ex, ctx, route, started, ended, prices);
+        metrics.record(summary);
         const level = requestLineLevel(endpoint?.probe === true, ex, ctx);
-        if (logger.isLevelEnabled(level)) {
-          const ms = performance.now() - started;
-          // A hedge loser's cost may still be being counted (in slices); the client has its answer already.
-          const settling = attemptsSettled(ctx.result?.attempts ?? ctx.attempts ?? []);
-          if (settling) await settling;
-          logRequest(writeLine[level], ex, ctx, ms);
-        }
+        if (logger.isLevelEnabled(level)) logRequest(writeLine[level], ex, ctx, summary);
         inflight.delete(entry);
       }
     },
