@@ -109,6 +109,7 @@ function buildConfig(parsed: ParsedConfig, env: Env, raw: unknown): Config {
       aws: provider.type === 'bedrock' ? awsCredentials(provider, env) : undefined,
       supports_prefill: provider.supports_prefill ?? PROVIDER_TYPES[provider.type].prefill,
       supports_prefill_set: provider.supports_prefill !== undefined,
+      probe: provider.probe,
     }),
   );
   const models = mapEntries(

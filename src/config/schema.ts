@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { type ConfigIssue, closestKey, showValue } from './errors.js';
-import { type HealthPolicyConfig, type LoggingConfig, type ProviderType, type RetryPolicy, STRATEGIES, type Strategy, type Timeouts, TRANSFORMS } from './types.js';
+import { type HealthPolicyConfig, type LoggingConfig, PROBE_MODES, type ProviderType, type RetryPolicy, STRATEGIES, type Strategy, type Timeouts, TRANSFORMS } from './types.js';
 
 export { PROVIDER_TYPES } from './provider-types.js';
 import { PROVIDER_TYPES } from './provider-types.js';
@@ -35,7 +35,7 @@ export const DEFAULTS = {
     max_attempts_per_request: 6,
     failover_budget_ratio: 0.1,
   } satisfies RetryPolicy,
-  health: { failure_threshold: 5, failure_ratio: 0.5, min_requests: 10, window_s: 30, cooldown_s: 30 } satisfies HealthPolicyConfig,
+  health: { failure_threshold: 5, failure_ratio: 0.5, min_requests: 10, window_s: 30, cooldown_s: 30, probe_interval_s: 60 } satisfies HealthPolicyConfig,
   strategy: 'weighted' satisfies Strategy,
   priority: 1,
   logging: { level: 'info' } satisfies LoggingConfig,
@@ -178,6 +178,10 @@ const HealthSchema = section({
   min_requests: positiveInteger().default(DEFAULTS.health.min_requests),
   window_s: positiveInteger().default(DEFAULTS.health.window_s),
   cooldown_s: positiveNumber().default(DEFAULTS.health.cooldown_s),
+  // 0 turns the synthetic probes off; fractions are for tests (pipeline/probes.ts has a floor of 0.05 s).
+  probe_interval_s: numeric('a number of seconds ≥ 0 (0: no probes)', /^\d+(\.\d+)?$/, (n) => Number.isFinite(n) && n >= 0).default(
+    DEFAULTS.health.probe_interval_s,
+  ),
 });
 
 // Per-model overrides have no defaults of their own: an absent key means "use the global value".
@@ -239,6 +243,7 @@ const ProviderSchema = section({
   secret_access_key: z.string({ error: 'expected a string' }).optional(),
   session_token: z.string({ error: 'expected a string' }).optional(),
   supports_prefill: z.boolean({ error: expecting('true or false') }).optional(),
+  probe: oneOf(PROBE_MODES, 'a probe mode').optional(),
 });
 
 const nonNegativeNumber = () => numeric('a number ≥ 0', /^\d+(\.\d+)?$/, (n) => Number.isFinite(n) && n >= 0);

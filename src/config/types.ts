@@ -48,7 +48,19 @@ export interface HealthPolicyConfig {
   window_s: number;
   /** How long an open breaker stays open before one probe request is let through. */
   cooldown_s: number;
+  /**
+   * Seconds between synthetic probes of each deployment (pipeline/probes.ts): the provider's cheapest call, whose
+   * failure counts toward the breaker and whose success closes a half-open one. 0: no probes.
+   */
+  probe_interval_s: number;
 }
+
+/**
+ * How a provider's deployments are probed: `models` an unbilled list-models request (where the family has one,
+ * its default), `chat` a one-token chat completion (billed), `off` not at all.
+ */
+export const PROBE_MODES = ['off', 'models', 'chat'] as const;
+export type ProbeMode = (typeof PROBE_MODES)[number];
 
 /**
  * The balancing strategies, declared once: the schema accepts these names, routing/balance.ts implements each (its
@@ -94,6 +106,8 @@ export interface ProviderConfig {
   supports_prefill: boolean;
   /** `supports_prefill` was given in the config (else it is the type's default, refined by the catalog). */
   supports_prefill_set: boolean;
+  /** `probe` as configured; undefined: the family's default (`models` where it has a free list, else `off`). */
+  probe?: ProbeMode | undefined;
 }
 
 export interface TargetConfig {

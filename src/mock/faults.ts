@@ -81,6 +81,11 @@ export interface FaultPlan {
    * A rate limit exhausted for a while (`default: { status: 429, retry_after: 2 }, for_ms: 2000`), an outage that ends.
    */
   for_ms?: number;
+  /**
+   * Every model listing (`GET /v1/models`, `/v1beta/models`: what the gateway's synthetic probes ask) gets this
+   * fault; listings never consume the script, so a test can fail the probes alone (`{ status: 500 }`, `{ reset: true }`).
+   */
+  models?: Fault;
 }
 
 export type Outcome =
@@ -281,13 +286,14 @@ function checkFaultList(value: unknown, path: string): Fault[] {
 /** Validates an untrusted plan; throws `PlanError` naming the first bad field. Returns a private copy. */
 export function validatePlan(value: unknown): FaultPlan {
   if (!isObject(value)) throw new PlanError('', 'must be a JSON object');
-  const known = ['default', 'script', 'failure_rate', 'mix', 'for_ms'];
+  const known = ['default', 'script', 'failure_rate', 'mix', 'for_ms', 'models'];
   for (const key of Object.keys(value)) {
     if (!known.includes(key)) throw new PlanError(key, `is not a plan field (known: ${known.join(', ')})`);
   }
   const plan: FaultPlan = {};
   if (value.default !== undefined) plan.default = checkFault(value.default, 'default');
   if (value.script !== undefined) plan.script = checkFaultList(value.script, 'script');
+  if (value.models !== undefined) plan.models = checkFault(value.models, 'models');
   if (value.mix !== undefined) plan.mix = checkFaultList(value.mix, 'mix');
   if (value.failure_rate !== undefined) {
     const rate = value.failure_rate;

@@ -10,7 +10,7 @@ import { deliver, type Exchange, type Reply } from './deliver.js';
 import { DIALECT_ROUTES } from './dialects/index.js';
 import { errorBody } from './dialects/openai/answers.js';
 import { InvalidRequest, type MockContext, type ModelRoute } from './dialects/route.js';
-import { plannedOutcome } from './faults.js';
+import { isHealthy, plannedOutcome } from './faults.js';
 import type { MockState } from './state.js';
 
 export async function handleRequest(state: MockState, req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -20,7 +20,7 @@ export async function handleRequest(state: MockState, req: IncomingMessage, res:
   if (path.startsWith('/_mock/')) return control(state, req, res, path);
 
   const x = openExchange(state, req, res, method, path);
-  const route = DIALECT_ROUTES.find((r) => r.path.test(path) && r.method === method);
+  const route = DIALECT_ROUTES.find((r) => r.path.test(path) && r.method === method && (r.accepts?.(req.headers) ?? true));
   if (!route) {
     const known = DIALECT_ROUTES.find((r) => r.path.test(path));
     return known
@@ -29,6 +29,12 @@ export async function handleRequest(state: MockState, req: IncomingMessage, res:
   }
   const ctx: MockContext = { n: x.record.n, reply: state.reply, match: route.path.exec(path)!, query: url.searchParams, headers: req.headers };
   Object.assign(x.headers, route.responseHeaders?.(ctx));
+  if (route.kind === 'plain' && route.listing && !isHealthy(state.plan.models)) {
+    const fault = { ...state.plan.models };
+    const outcome = plannedOutcome(fault, false);
+    state.log.decide(x.record, fault, outcome);
+    return deliver(x, fault, outcome, { kind: 'json', body: route.body(ctx) }, route.listing);
+  }
   if (route.kind === 'plain') return answerPlain(state, x, 200, route.body(ctx));
   return answerModel(state, req, x, route, ctx);
 }

@@ -45,4 +45,11 @@ export interface ProviderAdapter {
    * chunk, before `done`; whether the client sees a usage-only chunk is its dialect's business (server/dialects).
    */
   createStreamDecoder(deployment: Deployment): StreamDecoder;
+  /**
+   * The deployment's synthetic probe (pipeline/probes.ts): the cheapest request that shows the upstream answers
+   * with this key, an unbilled list of models (OpenAI-wire `GET {base_url}/models`, Anthropic `GET /v1/models`,
+   * Gemini `GET /v1beta/models`). Absent where the API has none free (Bedrock): such a provider is probed only
+   * when its config asks for `probe: chat` (a one-token chat, billed). Its failure is classified by `classifyError`.
+   */
+  probeRequest?(deployment: Deployment): UpstreamRequest;
 }

@@ -142,3 +142,30 @@ export function shouldRetryHeader(headers: Headers): boolean | undefined {
   if (v === 'false') return false;
   return undefined;
 }
+
+/** The limits whose remaining count an upstream reports, as /admin/deployments names them. */
+export type QuotaName = 'requests' | 'tokens' | 'input_tokens' | 'output_tokens';
+
+const REMAINING_HEADERS: ReadonlyArray<readonly [QuotaName, string]> = [
+  ['requests', 'x-ratelimit-remaining-requests'],
+  ['tokens', 'x-ratelimit-remaining-tokens'],
+  ['requests', 'anthropic-ratelimit-requests-remaining'],
+  ['tokens', 'anthropic-ratelimit-tokens-remaining'],
+  ['input_tokens', 'anthropic-ratelimit-input-tokens-remaining'],
+  ['output_tokens', 'anthropic-ratelimit-output-tokens-remaining'],
+];
+
+/**
+ * What is left of the upstream's rate limits, from the response headers that say (OpenAI
+ * `x-ratelimit-remaining-{requests,tokens}`, Anthropic `anthropic-ratelimit-*-remaining`); undefined when none does.
+ */
+export function rateLimitRemaining(headers: Headers): Partial<Record<QuotaName, number>> | undefined {
+  let found: Partial<Record<QuotaName, number>> | undefined;
+  for (const [name, h] of REMAINING_HEADERS) {
+    const v = header(headers, h)?.trim();
+    if (v === undefined || !/^\d+$/.test(v)) continue;
+    found ??= {};
+    found[name] = Number(v);
+  }
+  return found;
+}

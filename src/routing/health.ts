@@ -5,6 +5,7 @@
  */
 import { isDeepStrictEqual } from 'node:util';
 import type { ErrorKind } from '../errors.js';
+import { DeploymentStats, type FailureDetail, type ProbeResult } from './stats.js';
 
 export interface HealthPolicy {
   failure_threshold: number; // consecutive failures that open the breaker
@@ -135,6 +136,8 @@ export class DeploymentHealth {
   private throttledUntil = 0;
   private latencyMs: number | undefined;
   private latencyAt = 0;
+  /** What /admin/deployments shows besides the breaker (stats.ts); handed on across a reload like the rest. */
+  stats = new DeploymentStats();
 
   constructor(id: string, policy: HealthPolicy = DEFAULT_HEALTH_POLICY) {
     checkPolicy(policy);
@@ -184,6 +187,7 @@ export class DeploymentHealth {
   }
 
   recordSuccess(now: number, ttfbMs: number): void {
+    this.stats.outcome(now, false);
     this.observeLatency(now, ttfbMs);
     if (this.openedAt !== undefined) {
       // During the cooldown a success is a straggler sent before the breaker opened: not proof of recovery.
@@ -194,7 +198,23 @@ export class DeploymentHealth {
     this.window.add(now, false);
   }
 
-  recordFailure(now: number, kind: ErrorKind, retryAfterMs?: number): void {
+  recordFailure(now: number, kind: ErrorKind, retryAfterMs?: number, detail?: FailureDetail): void {
+    this.stats.failed(now, kind, detail);
+    this.fail(now, kind, retryAfterMs);
+  }
+
+  /**
+   * A synthetic probe's outcome (pipeline/probes.ts). A failure counts toward the breaker as an attempt's would; a
+   * success closes a half-open breaker (during the cooldown it proves nothing yet, as for a straggler). It is not
+   * traffic: no latency sample, no error ratio, and a success does not reset the failures client requests met.
+   */
+  recordProbe(now: number, result: ProbeResult, retryAfterMs?: number): void {
+    this.stats.probe = result;
+    if (result.error) this.fail(now, result.error.kind, retryAfterMs);
+    else if (this.openedAt !== undefined && now >= this.reopensAt()) this.close();
+  }
+
+  private fail(now: number, kind: ErrorKind, retryAfterMs?: number): void {
     if (kind === 'auth') {
       this.disable('upstream rejected credentials');
       return;
@@ -252,6 +272,7 @@ export class DeploymentHealth {
     next.throttledUntil = this.throttledUntil;
     next.latencyMs = this.latencyMs;
     next.latencyAt = this.latencyAt;
+    next.stats = this.stats;
     return next;
   }
 

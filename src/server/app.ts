@@ -29,6 +29,8 @@ export interface AppDeps {
   streams?: { open: number };
   /** Serves `POST /admin/reload`. */
   reload?: () => { status: number; body: string };
+  /** Serves `GET /admin/deployments`. */
+  adminDeployments?: () => { status: number; body: string };
 }
 
 export interface App {
@@ -51,7 +53,7 @@ export interface App {
  * it owns the per-request bookkeeping (the request line, the in-flight set a shutdown reaches) and the drain state.
  * The routes and what each answers are in endpoints.ts; a model request's path through the pipeline in model-request.ts.
  */
-export function createApp({ config, transport, logger, deployments, streams, reload, metrics = new Metrics() }: AppDeps): App {
+export function createApp({ config, transport, logger, deployments, streams, reload, adminDeployments, metrics = new Metrics() }: AppDeps): App {
   const routes = buildRoutes(config);
   const pipeline = new Pipeline(config, transport, routes, { logger, metrics, ...(deployments ? { deployments } : {}) });
   const secrets = configSecrets(config);
@@ -67,7 +69,7 @@ export function createApp({ config, transport, logger, deployments, streams, rel
   metrics.know(routes.keys(), [...prices.keys()]);
   metrics.watch({ deployments: (now) => pipeline.deployments.snapshot(now), streams: open });
   const countTokens = countTokensHandler({ config, routes, respond });
-  const api = router(endpoints({ routes, metrics, respond, isDraining, runModel, countTokens, ...(reload ? { reload } : {}) }));
+  const api = router(endpoints({ routes, metrics, respond, isDraining, runModel, countTokens, ...(reload ? { reload } : {}), ...(adminDeployments ? { adminDeployments } : {}) }));
 
   /** The shutdown's end of one request (see `stopAll`). */
   const stop = (ex: Exchange, ctx: RequestContext): void => {

@@ -43,10 +43,12 @@ export interface EndpointDeps {
   countTokens: Handler;
   /** `POST /admin/reload` (serve only): reloads the config and says what changed; see reload.ts. */
   reload?: () => { status: number; body: string };
+  /** `GET /admin/deployments` (serve only): each deployment's breaker, errors, latency, quota and probe; see admin.ts. */
+  adminDeployments?: () => { status: number; body: string };
 }
 
 /** Every route of the API, in one table. */
-export function endpoints({ routes, metrics, respond, isDraining, runModel, countTokens, reload }: EndpointDeps): Endpoint[] {
+export function endpoints({ routes, metrics, respond, isDraining, runModel, countTokens, reload, adminDeployments }: EndpointDeps): Endpoint[] {
   const modelNames = [...routes.keys()];
   const { json } = respond;
   const model = (dialect: IngressDialect): Handler => (ex, ctx) => runModel(ex, ctx, dialect);
@@ -92,6 +94,13 @@ export function endpoints({ routes, metrics, respond, isDraining, runModel, coun
       json(ex, ctx, answer.status, answer.body);
     };
     table.push({ path: '/admin/reload', methods: { POST: admin } });
+  }
+  if (adminDeployments) {
+    const inspect: Handler = async (ex, ctx) => {
+      const answer = adminDeployments();
+      json(ex, ctx, answer.status, answer.body);
+    };
+    table.push({ path: '/admin/deployments', methods: { GET: inspect } });
   }
   return table;
 }

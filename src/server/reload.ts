@@ -11,11 +11,13 @@ import type { Config } from '../config/types.js';
 import { GatewayError } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
 import { Metrics } from '../observability/metrics.js';
+import { Prober, registerProbeGauges } from '../pipeline/probes.js';
 import { Deployments } from '../routing/deployments.js';
 import { providerSecretValues, Secrets } from '../secrets.js';
 import { Transport } from '../transport/index.js';
 import { type App, createApp } from './app.js';
 import type { Exchange } from './adapters/exchange.js';
+import { deploymentsReport } from './admin.js';
 import { openAIErrorBody } from './dialects/openai/dialect.js';
 
 export type ReloadResult =
@@ -54,6 +56,8 @@ interface Engine {
   readonly app: App;
   readonly deployments: Deployments;
   readonly transport: Transport;
+  /** The synthetic probes of this engine's deployments: stopped when the engine is replaced, drains or closes. */
+  readonly prober: Prober;
   /** Requests that started on this engine and have not finished. */
   inflight: number;
 }
@@ -78,10 +82,12 @@ export class Engines {
     private readonly options: EnginesOptions,
   ) {
     this.current = this.build(config, new Deployments(config), this.transport());
+    registerProbeGauges(this.metrics.registry, () => this.current.prober.results());
     this.app = {
       handle: (ex) => this.handle(ex),
       startDraining: () => {
         this.draining = true;
+        this.current.prober.stop();
         for (const e of this.live()) e.app.startDraining();
       },
       stopAll: async () => {
@@ -136,6 +142,7 @@ export class Engines {
       logger.error({ err }, `config reload failed, the running config stays: ${error.message}`);
       return { status: 'rejected', error };
     }
+    old.prober.stop();
     if (old.inflight === 0) this.retire(old);
     else this.retired.add(old);
     if (this.options.ownLogger) logger.level = next.logging.level;
@@ -145,15 +152,7 @@ export class Engines {
 
   /** `POST /admin/reload`. */
   admin(): AdminAnswer {
-    if (!this.options.adminAllowed?.()) {
-      return gatewayAnswer(
-        new GatewayError(
-          'bad_request',
-          'POST /admin/reload is served only when the gateway listens on a loopback address (server.host); send the process SIGHUP instead',
-          { status: 403, code: 'admin_loopback_only' },
-        ),
-      );
-    }
+    if (!this.options.adminAllowed?.()) return adminRefused('POST /admin/reload', '; send the process SIGHUP instead');
     const result = this.reload();
     switch (result.status) {
       case 'reloaded':
@@ -177,8 +176,16 @@ export class Engines {
     }
   }
 
+  /** `GET /admin/deployments`: each deployment's breaker, errors, latency, quota and last probe (admin.ts). */
+  deployments(): AdminAnswer {
+    if (!this.options.adminAllowed?.()) return adminRefused('GET /admin/deployments', '');
+    const { config, deployments } = this.current;
+    return { status: 200, body: JSON.stringify(deploymentsReport(config, deployments, Date.now())) };
+  }
+
   /** Closes the upstream pools of every engine (after the server's drain). */
   async close(): Promise<void> {
+    for (const e of this.live()) e.prober.stop();
     const transports = [...this.users.keys()];
     this.users.clear();
     this.retired.clear();
@@ -205,11 +212,13 @@ export class Engines {
       metrics: this.metrics,
       deployments,
       streams: this.streams,
-      ...(this.options.adminAllowed ? { reload: () => this.admin() } : {}),
+      ...(this.options.adminAllowed ? { reload: () => this.admin(), adminDeployments: () => this.deployments() } : {}),
     });
     if (this.draining) app.startDraining();
     this.users.set(transport, (this.users.get(transport) ?? 0) + 1);
-    return { config, app, deployments, transport, inflight: 0 };
+    const prober = new Prober({ config, upstream: transport, deployments, logger });
+    if (!this.draining) prober.start();
+    return { config, app, deployments, transport, prober, inflight: 0 };
   }
 
   private transport(): Transport {
@@ -256,6 +265,16 @@ export function transportReusable(running: Config, next: Config): boolean {
 export function summary(c: ConfigChanges): Record<string, unknown> {
   const { unchanged, ...deployments } = c.deployments;
   return { models: c.models, deployments: { ...deployments, kept: unchanged.length }, settings: c.settings, restart: c.restart };
+}
+
+/** An admin route asked over a listener that is not loopback-only: 403 `admin_loopback_only`. */
+function adminRefused(route: string, advice: string): AdminAnswer {
+  return gatewayAnswer(
+    new GatewayError('bad_request', `${route} is served only when the gateway listens on a loopback address (server.host)${advice}`, {
+      status: 403,
+      code: 'admin_loopback_only',
+    }),
+  );
 }
 
 function gatewayAnswer(err: GatewayError): AdminAnswer {

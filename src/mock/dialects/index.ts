@@ -12,9 +12,10 @@ import { openaiRoutes } from './openai/routes.js';
 import { responsesRoute } from './openai/responses.js';
 import type { DialectRoute } from './route.js';
 
+// Anthropic's first: its `GET /v1/models` (asked with `anthropic-version`) shares the path with OpenAI's.
 export const DIALECT_ROUTES: readonly DialectRoute[] = [
-  ...openaiRoutes,
   ...anthropicRoutes,
+  ...openaiRoutes,
   ...bedrockRoutes,
   ...geminiRoutes,
   responsesRoute,

@@ -33,6 +33,8 @@ interface RouteBase {
   path: RegExp;
   /** Error body (JSON text) in this dialect's shape, for validation errors and plain failures. */
   errorBody(status: number, message: string, code?: string | null, param?: string | null): string;
+  /** Whether the route takes a request its path and method match (default yes): two dialects share `GET /v1/models`. */
+  accepts?(headers: Record<string, string | string[] | undefined>): boolean;
   /** Extra headers on every response of this route (e.g. Anthropic's `request-id`, Bedrock's `x-amzn-requestid`). */
   responseHeaders?(ctx: MockContext): Record<string, string>;
 }
@@ -40,6 +42,8 @@ interface RouteBase {
 export interface PlainRoute extends RouteBase {
   kind: 'plain';
   body(ctx: MockContext): string;
+  /** A model listing: the plan's `models` fault applies to it (rendered by these faults). */
+  listing?: FaultRenderer;
 }
 
 export interface ModelRoute extends RouteBase {

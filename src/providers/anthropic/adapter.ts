@@ -5,7 +5,7 @@
  */
 import { GatewayError } from '../../errors.js';
 import { anthropicRequestId, classifyAnthropicError } from './errors.js';
-import { buildAnthropicRequest } from './request.js';
+import { anthropicHeaders, buildAnthropicRequest } from './request.js';
 import { parseAnthropicResponse } from './response.js';
 import { AnthropicStreamDecoder } from './stream.js';
 import type { Deployment, Operation } from '../../types.js';
@@ -33,4 +33,6 @@ export const anthropicProvider: ProviderAdapter = {
   classifyError: classifyAnthropicError,
   upstreamRequestId: anthropicRequestId,
   createStreamDecoder: (d) => new AnthropicStreamDecoder(d),
+  // `GET /v1/models`: free, and it checks the key.
+  probeRequest: (d) => ({ url: `${d.provider.base_url}/models?limit=1`, method: 'GET', headers: anthropicHeaders(d), body: undefined }),
 };

@@ -31,17 +31,21 @@ interface Turn {
 /** Used when the client sets no limit: Anthropic requires one, OpenAI lets the model run to its own. */
 export const DEFAULT_MAX_TOKENS = 4096;
 
+/** The version and key every Anthropic request carries, after the provider's own headers. */
+export function anthropicHeaders(d: Deployment): Record<string, string> {
+  return {
+    'anthropic-version': d.provider.api_version ?? DEFAULT_ANTHROPIC_VERSION,
+    ...d.provider.headers,
+    ...(d.provider.api_key ? { 'x-api-key': d.provider.api_key } : {}),
+  };
+}
+
 export function buildAnthropicRequest(body: Json, d: Deployment): UpstreamRequest {
   try {
     return {
       url: `${d.provider.base_url}/messages`,
       method: 'POST',
-      headers: {
-        'content-type': 'application/json',
-        'anthropic-version': d.provider.api_version ?? DEFAULT_ANTHROPIC_VERSION,
-        ...d.provider.headers,
-        ...(d.provider.api_key ? { 'x-api-key': d.provider.api_key } : {}),
-      },
+      headers: { 'content-type': 'application/json', ...anthropicHeaders(d) },
       body: JSON.stringify(toMessagesBody(body, d.model)),
     };
   } catch (err) {

@@ -20,6 +20,8 @@ export const azureProvider = {
       return `${d.provider.base_url}/openai/deployments/${encodeURIComponent(d.model)}/${path}?api-version=${version}`;
     },
     auth: (d): Record<string, string> => (d.provider.api_key ? { 'api-key': d.provider.api_key } : {}),
+    // Azure OpenAI's data-plane "Models - List": free, and answered with the resource's key.
+    modelsUrl: (d) => `${d.provider.base_url}/openai/models?api-version=${encodeURIComponent(d.provider.api_version ?? DEFAULT_AZURE_API_VERSION)}`,
   }),
   unsupported: ['responses'] as const,
 };

@@ -46,4 +46,11 @@ export const geminiProvider: ProviderAdapter = {
   classifyError: classifyGeminiError,
   upstreamRequestId: geminiRequestId,
   createStreamDecoder: (d) => new GeminiStreamDecoder(d),
+  // `GET /v1beta/models`: free, and it checks the key.
+  probeRequest: (d) => ({
+    url: `${d.provider.base_url}/models?pageSize=1`,
+    method: 'GET',
+    headers: { ...d.provider.headers, ...(d.provider.api_key ? { 'x-goog-api-key': d.provider.api_key } : {}) },
+    body: undefined,
+  }),
 };

@@ -24,6 +24,8 @@ export interface OpenAIWire {
    * the client's own text can go as is.
    */
   adapt?(op: Operation, body: Record<string, unknown>): Record<string, unknown>;
+  /** Where the host lists its models (the synthetic probe); default `{base_url}/models`. */
+  modelsUrl?(d: Deployment): string;
 }
 
 export const OPENAI_WIRE: OpenAIWire = {
@@ -88,6 +90,12 @@ export function openAICompatible(wire: OpenAIWire = OPENAI_WIRE): ProviderAdapte
     classifyError: classifyOpenAIError,
     upstreamRequestId: openAIRequestId,
     createStreamDecoder: (d) => new OpenAIStreamDecoder(d),
+    probeRequest: (d) => ({
+      url: wire.modelsUrl?.(d) ?? `${d.provider.base_url}/models`,
+      method: 'GET',
+      headers: { ...d.provider.headers, ...wire.auth(d) },
+      body: undefined,
+    }),
   };
 }
 

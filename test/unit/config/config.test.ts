@@ -123,7 +123,7 @@ describe('parseConfig', () => {
       max_attempts_per_request: 6,
       failover_budget_ratio: 0.1,
     });
-    expect(config.health).toEqual({ failure_threshold: 5, failure_ratio: 0.5, min_requests: 10, window_s: 30, cooldown_s: 30 });
+    expect(config.health).toEqual({ failure_threshold: 5, failure_ratio: 0.5, min_requests: 10, window_s: 30, cooldown_s: 30, probe_interval_s: 60 });
     expect(config.models.a?.strategy).toBe('weighted');
     expect(config.logging).toEqual({ level: 'info', level_set: false });
     expect(resolveConfig({ ...MINIMAL, logging: { level: 'info' } }, {}).logging).toEqual({ level: 'info', level_set: true });

@@ -174,3 +174,12 @@ export function messagesReply(body: unknown, ctx: { n: number; reply: string }):
   };
   return { kind: 'sse', script };
 }
+
+/** The mock's Anthropic models, for `GET /v1/models`. */
+const ANTHROPIC_MODELS = ['claude-mock', 'claude-sonnet-4-5'];
+
+/** `GET /v1/models` in Anthropic's shape: `{ data: [{ type: 'model', id, display_name, created_at }], has_more, first_id, last_id }`. */
+export function anthropicModelsBody(): string {
+  const data = ANTHROPIC_MODELS.map((id) => ({ type: 'model', id, display_name: id, created_at: '2025-01-01T00:00:00Z' }));
+  return JSON.stringify({ data, has_more: false, first_id: data[0]?.id ?? null, last_id: data.at(-1)?.id ?? null });
+}

@@ -213,3 +213,19 @@ export function batchEmbedReply(body: unknown, model: string): Reply {
   const embeddings = texts.map((text) => ({ values: embeddingVector(text, dims ?? 8) }));
   return { kind: 'json', body: JSON.stringify({ embeddings }) };
 }
+
+/** The mock's Gemini models, for `GET /v1beta/models`. */
+const GEMINI_MODELS = ['gemini-mock', 'gemini-2.5-flash'];
+
+/** `GET /v1beta/models` in Gemini's shape: `{ models: [{ name: 'models/…', displayName, supportedGenerationMethods }] }`. */
+export function geminiModelsBody(): string {
+  const models = GEMINI_MODELS.map((id) => ({
+    name: `models/${id}`,
+    version: '001',
+    displayName: id,
+    inputTokenLimit: 1_048_576,
+    outputTokenLimit: 65_536,
+    supportedGenerationMethods: ['generateContent', 'countTokens'],
+  }));
+  return JSON.stringify({ models });
+}

@@ -3,12 +3,13 @@
  * `x-goog-api-key` header (recorded like every header); `alt=sse` picks SSE over the JSON-array stream.
  */
 import type { DialectRoute } from '../route.js';
-import { batchEmbedReply, generateReply, geminiErrorBody, geminiFaults } from './answers.js';
+import { batchEmbedReply, generateReply, geminiErrorBody, geminiFaults, geminiModelsBody } from './answers.js';
 import { checkGenerate } from './check.js';
 
 const modelPath = (method: string) => new RegExp(`^/v1beta/models/([^/:]+):${method}$`);
 
 export const geminiRoutes: DialectRoute[] = [
+  { kind: 'plain', method: 'GET', path: /^\/v1beta\/models$/, errorBody: geminiErrorBody, body: () => geminiModelsBody(), listing: geminiFaults },
   {
     kind: 'model',
     method: 'POST',

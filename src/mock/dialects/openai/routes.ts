@@ -26,7 +26,9 @@ export const openaiRoutes: DialectRoute[] = [
   // Azure OpenAI puts the same API under deployment paths (`?api-version=` is ignored here).
   chatRoute(/^\/openai\/deployments\/[^/]+\/chat\/completions$/),
   embeddingsRoute(/^\/openai\/deployments\/[^/]+\/embeddings$/),
-  { kind: 'plain', method: 'GET', path: /^\/v1\/models$/, errorBody, body: () => modelsBody() },
+  { kind: 'plain', method: 'GET', path: /^\/v1\/models$/, errorBody, body: () => modelsBody(), listing: openaiFaults },
+  // Azure OpenAI's "Models - List" (`?api-version=` is ignored here).
+  { kind: 'plain', method: 'GET', path: /^\/openai\/models$/, errorBody, body: () => modelsBody(), listing: openaiFaults },
   {
     kind: 'plain',
     method: 'GET',
