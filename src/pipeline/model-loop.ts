@@ -15,6 +15,7 @@ import { hedgeDelay, LatencyWindow } from './hedge.js';
 import type { GatewayRequest, ModelAnswer } from './request.js';
 import { commitStream, Feed, type Launch, launchHedge, streamAccounting, toSink } from './stream-attempt.js';
 import { unavailableError } from './unavailable.js';
+import type { AttemptKind } from '../observability/tracing.js';
 import { usageInJson } from '../accounting/cost.js';
 
 export type ModelOutcome =
@@ -82,6 +83,8 @@ interface Acquired {
   health: DeploymentHealth;
   /** Backoff or Retry-After wait spent before this attempt. */
   waitedMs: number;
+  /** Why it is made (its span says so): the model's first, a retry of a tried deployment, a failover, a fallback. */
+  kind: AttemptKind;
 }
 
 /** One model's attempts for one request: the loop's state between its steps. */
@@ -218,6 +221,7 @@ class ModelRun {
       this.failover = false;
       return undefined;
     }
+    const kind: AttemptKind = type === 'retry' ? 'retry' : this.attempted ? 'failover' : this.route === this.req.route ? 'first' : 'fallback';
     if (!this.attempted) this.failovers.recordAttempt(Date.now());
     if (type === 'fresh') deployments.budget(d.id).recordAttempt(Date.now());
     this.prepaid = false;
@@ -225,7 +229,7 @@ class ModelRun {
     this.tried.add(d.id);
     const waited = waitedMs + this.waitedForHint;
     this.waitedForHint = 0;
-    return { d, health, waitedMs: waited };
+    return { d, health, waitedMs: waited, kind };
   }
 
   /** One attempt: its outcome, or undefined when the loop goes on after its failure. */
@@ -239,16 +243,29 @@ class ModelRun {
     if (req.raw?.of === req.body) input.raw = req.raw;
     if (req.sink) Object.assign(input, toSink(req.sink, attempts));
     if (this.scope.allow) record.resume = true;
+    const span = req.trace?.attempt({
+      kind: this.scope.allow ? 'resume' : a.kind,
+      deployment: d,
+      model: this.route.model.name,
+      op: req.op,
+      number: attempts.length,
+      stream: req.stream,
+      waitedMs: record.waitedMs,
+    });
+    if (span) input.trace = span;
     const t0 = performance.now();
     try {
       if (req.stream) return await this.stream({ d, health, record, input, t0 });
       const { body, headers } = await attemptJson(input, d, record);
       record.ms = Math.round(performance.now() - t0);
       this.loop.succeeded(health, headers, record.ms);
+      input.trace?.end(record, { answer: body });
       health.release();
       return { ok: true, deployment: d, result: { type: 'json', body, meta: { deployment: d.id, attempts, usage: usageInJson(body) } } };
     } catch (err) {
-      return this.failed(toGatewayError(err), a, record, t0);
+      const outcome = this.failed(toGatewayError(err), a, record, t0);
+      input.trace?.end(record, { cancelled: deadline.signal.aborted });
+      return outcome;
     }
   }
 
@@ -263,7 +280,7 @@ class ModelRun {
       afterMs,
       hedge: () =>
         attempts.length < this.cap
-          ? launchHedge({ op: req.op, route, slow: d, input, excluded: this.excluded, tried: this.tried, attempts, resume }, deployments, rand)
+          ? launchHedge({ op: req.op, route, slow: d, input, excluded: this.excluded, tried: this.tried, attempts, resume, trace: req.trace }, deployments, rand)
           : undefined,
       deadline: deadline.signal,
       onHedge: (winner) => this.loop.deps.metrics?.hedges.inc({ model: route.model.name, winner }),
