@@ -2,7 +2,7 @@ import type { Config } from '../config/types.js';
 import { adapterFor } from '../providers/index.js';
 import type { RoutedTarget } from './routes.js';
 import { RetryBudget } from '../resilience/index.js';
-import { type DeploymentHealth, HealthRegistry } from './health.js';
+import { type DeploymentHealth, HealthRegistry, type TransitionListener } from './health.js';
 
 /**
  * Whether a deployment can continue a partial answer (prefill), which a resumed stream needs: the provider's
@@ -73,6 +73,11 @@ export class Deployments {
       for (const [model, budget] of this.failoverBudgets) if (next.models[model]) carried.failoverBudgets.set(model, budget);
     }
     return carried;
+  }
+
+  /** Breaker and rotation transitions of every deployment go to `listener` (the assembly's log lines). */
+  listen(listener: TransitionListener): void {
+    this.registry.listen(listener);
   }
 
   snapshot(now: number) {

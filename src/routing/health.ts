@@ -21,6 +21,18 @@ export const DEFAULT_HEALTH_POLICY: HealthPolicy = Object.freeze({
 
 export type HealthState = 'healthy' | 'open' | 'half_open' | 'cooling_down' | 'rate_limited' | 'disabled';
 
+/**
+ * A change of a deployment's circuit breaker, or of its being in rotation, as it happens: the assembly passes a
+ * listener that logs it (routing logs nothing itself). `half_open` is told when the trial request is let through.
+ */
+export interface HealthTransition {
+  deployment: string;
+  to: 'open' | 'half_open' | 'closed' | 'disabled';
+  reason?: string;
+}
+
+export type TransitionListener = (t: HealthTransition) => void;
+
 export interface Availability {
   available: boolean;
   state: HealthState;
@@ -138,6 +150,8 @@ export class DeploymentHealth {
   private latencyAt = 0;
   /** What /admin/deployments shows besides the breaker (stats.ts); handed on across a reload like the rest. */
   stats = new DeploymentStats();
+  /** Told of each transition (HealthRegistry.listen). */
+  listener: TransitionListener | undefined;
 
   constructor(id: string, policy: HealthPolicy = DEFAULT_HEALTH_POLICY) {
     checkPolicy(policy);
@@ -171,6 +185,7 @@ export class DeploymentHealth {
       // One probe at a time: a still-broken upstream costs one request per cooldown, not a burst.
       if (this.probeOut) return false;
       this.probeOut = true;
+      this.listener?.({ deployment: this.id, to: 'half_open', reason: this.openReason });
     }
     this.inflightCount += 1;
     return true;
@@ -241,6 +256,7 @@ export class DeploymentHealth {
   }
 
   disable(reason: string): void {
+    if (this.disabledReason === undefined) this.listener?.({ deployment: this.id, to: 'disabled', reason });
     this.disabledReason = reason;
   }
 
@@ -273,6 +289,7 @@ export class DeploymentHealth {
     next.latencyMs = this.latencyMs;
     next.latencyAt = this.latencyAt;
     next.stats = this.stats;
+    next.listener = this.listener;
     return next;
   }
 
@@ -310,9 +327,11 @@ export class DeploymentHealth {
     this.openedAt = now;
     this.openReason = `circuit open: ${reason}`;
     this.probeOut = false;
+    this.listener?.({ deployment: this.id, to: 'open', reason });
   }
 
   private close(): void {
+    if (this.openedAt !== undefined) this.listener?.({ deployment: this.id, to: 'closed' });
     this.openedAt = undefined;
     this.openReason = '';
     this.probeOut = false;
@@ -339,6 +358,7 @@ export type HealthSnapshot = { id: string } & Availability & { inflight: number;
 export class HealthRegistry {
   private readonly byId = new Map<string, DeploymentHealth>();
   private readonly policyFor: (id: string) => HealthPolicy;
+  private listener: TransitionListener | undefined;
 
   constructor(policyFor: (id: string) => HealthPolicy = () => DEFAULT_HEALTH_POLICY) {
     this.policyFor = policyFor;
@@ -346,7 +366,15 @@ export class HealthRegistry {
 
   /** Takes over a deployment's state from another registry (a config reload), under this registry's policy. */
   adopt(health: DeploymentHealth): void {
-    this.byId.set(health.id, health.withPolicy(this.policyFor(health.id)));
+    const adopted = health.withPolicy(this.policyFor(health.id));
+    if (this.listener) adopted.listener = this.listener;
+    this.byId.set(health.id, adopted);
+  }
+
+  /** Every deployment's transitions, from now on, go to `listener` (the last one given). */
+  listen(listener: TransitionListener): void {
+    this.listener = listener;
+    for (const h of this.byId.values()) h.listener = listener;
   }
 
   /** The state of `id` when it has any (nothing is created). */
@@ -358,6 +386,7 @@ export class HealthRegistry {
     let health = this.byId.get(id);
     if (!health) {
       health = new DeploymentHealth(id, this.policyFor(id));
+      health.listener = this.listener;
       this.byId.set(id, health);
     }
     return health;

@@ -102,6 +102,10 @@ describe('GET /metrics', () => {
     const line = stack.lines.map((l) => JSON.parse(l)).find((l) => l.msg === 'request' && l.path === '/v1/chat/completions');
     expect(line.attempts).toEqual([expect.objectContaining({ deployment: d, outcome: 'overloaded', status: 503, upstreamRequestId: 'mock-req-1' })]);
     expect(line.route).toBe('/v1/chat/completions');
+    // The breaker's opening is a log line of its own, at warn, written before the request's.
+    const opened = stack.lines.map((l) => JSON.parse(l)).findIndex((l) => l.breaker === 'open' && l.deployment === d && l.level === 40);
+    expect(opened).toBeGreaterThanOrEqual(0);
+    expect(opened).toBeLessThan(stack.lines.findIndex((l) => l.includes('"msg":"request"') && l.includes('chat/completions')));
   });
 
   it('10,000 requests naming 10,000 different unknown models leave the number of series unchanged', async () => {
