@@ -12,14 +12,14 @@ export interface ConfigChanges {
    * AWS credentials, type, version, region, prefill), so it starts with fresh health; `unchanged` keep theirs.
    */
   deployments: { added: string[]; removed: string[]; changed: string[]; unchanged: string[] };
-  /** Other top-level sections whose values differ: timeouts, retry, health, streaming, logging. */
+  /** Other top-level sections whose values differ: timeouts, retry, health, streaming, logging, tracing. */
   settings: string[];
   /** `server.*` keys that differ: the listener was made with them, so they wait for a restart. */
   restart: string[];
 }
 
 /** Sections compared whole; `server` is reported key by key, providers and models through their parts. */
-const SETTINGS = ['timeouts', 'retry', 'health', 'streaming', 'logging'] as const;
+const SETTINGS = ['timeouts', 'retry', 'health', 'streaming', 'logging', 'tracing'] as const;
 
 export function configChanges(running: Config, next: Config): ConfigChanges {
   const was = deploymentProviders(running);

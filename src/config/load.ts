@@ -144,6 +144,7 @@ function buildConfig(parsed: ParsedConfig, env: Env, raw: unknown): Config {
     health: { ...parsed.health },
     streaming: { ...parsed.streaming },
     logging: { ...parsed.logging, level_set: isPlainObject(raw) && isPlainObject(raw.logging) && raw.logging.level !== undefined },
+    tracing: { ...parsed.tracing },
     providers,
     models,
   } satisfies Config;

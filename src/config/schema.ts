@@ -226,6 +226,17 @@ const LoggingSchema = section({
   level: oneOf(LOG_LEVELS, 'a log level').default(DEFAULTS.logging.level),
 });
 
+// Off unless otlp_endpoint is set (observability/tracing.ts).
+const TracingSchema = section({
+  otlp_endpoint: httpUrl('an http(s) URL of an OTLP/HTTP collector, e.g. http://127.0.0.1:4318')
+    .transform((url) => url.replace(/\/+$/, ''))
+    .optional(),
+  service_name: nonEmptyString('a service name').default('lifeline'),
+  sample_ratio: fraction().default(1),
+  forward_traceparent: z.boolean({ error: expecting('true or false') }).default(false),
+  export_timeout_ms: positiveInteger().default(10_000),
+});
+
 const PROVIDER_TYPE_NAMES = Object.keys(PROVIDER_TYPES) as [ProviderType, ...ProviderType[]];
 
 const ProviderSchema = section({
@@ -303,6 +314,7 @@ export const ConfigSchema = section({
   health: HealthSchema.prefault({}),
   streaming: StreamingSchema.prefault({}),
   logging: LoggingSchema.prefault({}),
+  tracing: TracingSchema.prefault({}),
   providers: nonEmptyRecord(ProviderSchema, NEED_PROVIDERS),
   models: nonEmptyRecord(ModelSchema, NEED_MODELS),
 });

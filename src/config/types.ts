@@ -225,6 +225,19 @@ export interface LoggingConfig {
   level_set?: boolean;
 }
 
+/** OpenTelemetry traces (observability/tracing.ts): off unless `otlp_endpoint` is set. */
+export interface TracingConfig {
+  /** The collector's OTLP/HTTP base URL; spans go to `<otlp_endpoint>/v1/traces` as JSON. Absent: no tracing. */
+  otlp_endpoint?: string | undefined;
+  service_name: string;
+  /** Share of new traces recorded (a client's traceparent decides for its own trace). */
+  sample_ratio: number;
+  /** Send each upstream attempt's span context to the provider as `traceparent`. */
+  forward_traceparent: boolean;
+  /** One export to the collector, retries included; past it the batch is dropped (and counted). */
+  export_timeout_ms: number;
+}
+
 export interface Config {
   server: ServerConfig;
   timeouts: Timeouts;
@@ -232,6 +245,7 @@ export interface Config {
   health: HealthPolicyConfig;
   streaming: StreamingConfig;
   logging: LoggingConfig;
+  tracing: TracingConfig;
   providers: Readonly<Record<string, ProviderConfig>>;
   models: Readonly<Record<string, ModelConfig>>;
 }

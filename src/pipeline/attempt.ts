@@ -1,6 +1,7 @@
 import type { CancelSignal } from '../cancel.js';
 import type { Timeouts } from '../config/types.js';
 import { GatewayError } from '../errors.js';
+import type { AttemptEnd, AttemptTrace } from '../observability/tracing.js';
 import { adapterFor } from '../providers/index.js';
 import { explainNotFound } from '../providers/shared/not-found.js';
 import { secretsOf } from '../secrets.js';
@@ -28,6 +29,8 @@ export interface AttemptInput {
    * first: this one has lost, and ends.
    */
   onCommit?: (d: Deployment, head: readonly StreamEvent[]) => boolean;
+  /** This attempt's span (tracing on): its `traceparent` goes upstream when `tracing.forward_traceparent` is set. */
+  trace?: AttemptTrace | undefined;
 }
 
 export interface AttemptRecord {
@@ -73,11 +76,15 @@ export interface CommittedStream {
   head: StreamEvent[];
   rest: AsyncIterator<StreamEvent>;
   response: UpstreamResponse;
+  /** Ends the attempt's span (tracing on) when the stream ends: the Feed calls it. */
+  endTrace: ((how: AttemptEnd) => void) | undefined;
 }
 
 async function send(input: AttemptInput, d: Deployment, record: AttemptRecord, body = input.body) {
   const adapter = adapterFor(d.provider.type);
   const request = adapter.buildRequest(input.op, body, d, input.raw?.of === body ? input.raw.text : undefined);
+  const traceparent = input.trace?.traceparent;
+  if (traceparent) request.headers = { ...request.headers, traceparent };
   const res = await input.upstream.send({
     request,
     provider: d.provider,
@@ -127,7 +134,8 @@ export async function attemptStream(input: AttemptInput, d: Deployment, record: 
     res.discard();
     throw err;
   }
-  return { head, rest, response: res };
+  const trace = input.trace;
+  return { head, rest, response: res, endTrace: trace && ((how: AttemptEnd) => trace.end(record, how)) };
 }
 
 export function streamEndedEarly(d: Deployment, when: string): GatewayError {

@@ -4,7 +4,7 @@ import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import { type Deadline, sleep } from '../resilience/deadline.js';
 import { retryDelay } from '../resilience/index.js';
-import { rateLimitResetMs } from '../resilience/retry-hints.js';
+import { rateLimitRemaining, rateLimitResetMs } from '../resilience/retry-hints.js';
 import type { Deployments } from '../routing/deployments.js';
 import type { DeploymentHealth } from '../routing/health.js';
 import type { Route, RoutedTarget } from '../routing/routes.js';
@@ -15,6 +15,7 @@ import { hedgeDelay, LatencyWindow } from './hedge.js';
 import type { GatewayRequest, ModelAnswer } from './request.js';
 import { commitStream, Feed, type Launch, launchHedge, streamAccounting, toSink } from './stream-attempt.js';
 import { unavailableError } from './unavailable.js';
+import type { AttemptKind } from '../observability/tracing.js';
 import { usageInJson } from '../accounting/cost.js';
 
 export type ModelOutcome =
@@ -64,9 +65,12 @@ export class ModelLoop {
     return w;
   }
 
-  succeeded(health: DeploymentHealth, headers: Headers, ms: number): void {
+  /** `ms` is the answer's time (JSON), or the time to a stream's first token (`ttft`). */
+  succeeded(health: DeploymentHealth, headers: Headers, ms: number, what: 'latency' | 'ttft' = 'latency'): void {
     const now = Date.now();
     health.recordSuccess(now, ms);
+    health.stats.sample(what, ms);
+    health.stats.sawQuota(now, rateLimitRemaining(headers));
     const reset = rateLimitResetMs(headers, now);
     if (reset !== undefined) health.markExhausted(now + reset);
     this.deps.metrics?.rateLimits(health.id, headers);
@@ -79,6 +83,8 @@ interface Acquired {
   health: DeploymentHealth;
   /** Backoff or Retry-After wait spent before this attempt. */
   waitedMs: number;
+  /** Why it is made (its span says so): the model's first, a retry of a tried deployment, a failover, a fallback. */
+  kind: AttemptKind;
 }
 
 /** One model's attempts for one request: the loop's state between its steps. */
@@ -215,6 +221,7 @@ class ModelRun {
       this.failover = false;
       return undefined;
     }
+    const kind: AttemptKind = type === 'retry' ? 'retry' : this.attempted ? 'failover' : this.route === this.req.route ? 'first' : 'fallback';
     if (!this.attempted) this.failovers.recordAttempt(Date.now());
     if (type === 'fresh') deployments.budget(d.id).recordAttempt(Date.now());
     this.prepaid = false;
@@ -222,7 +229,7 @@ class ModelRun {
     this.tried.add(d.id);
     const waited = waitedMs + this.waitedForHint;
     this.waitedForHint = 0;
-    return { d, health, waitedMs: waited };
+    return { d, health, waitedMs: waited, kind };
   }
 
   /** One attempt: its outcome, or undefined when the loop goes on after its failure. */
@@ -236,16 +243,29 @@ class ModelRun {
     if (req.raw?.of === req.body) input.raw = req.raw;
     if (req.sink) Object.assign(input, toSink(req.sink, attempts));
     if (this.scope.allow) record.resume = true;
+    const span = req.trace?.attempt({
+      kind: this.scope.allow ? 'resume' : a.kind,
+      deployment: d,
+      model: this.route.model.name,
+      op: req.op,
+      number: attempts.length,
+      stream: req.stream,
+      waitedMs: record.waitedMs,
+    });
+    if (span) input.trace = span;
     const t0 = performance.now();
     try {
       if (req.stream) return await this.stream({ d, health, record, input, t0 });
       const { body, headers } = await attemptJson(input, d, record);
       record.ms = Math.round(performance.now() - t0);
       this.loop.succeeded(health, headers, record.ms);
+      input.trace?.end(record, { answer: body });
       health.release();
       return { ok: true, deployment: d, result: { type: 'json', body, meta: { deployment: d.id, attempts, usage: usageInJson(body) } } };
     } catch (err) {
-      return this.failed(toGatewayError(err), a, record, t0);
+      const outcome = this.failed(toGatewayError(err), a, record, t0);
+      input.trace?.end(record, { cancelled: deadline.signal.aborted });
+      return outcome;
     }
   }
 
@@ -260,7 +280,7 @@ class ModelRun {
       afterMs,
       hedge: () =>
         attempts.length < this.cap
-          ? launchHedge({ op: req.op, route, slow: d, input, excluded: this.excluded, tried: this.tried, attempts, resume }, deployments, rand)
+          ? launchHedge({ op: req.op, route, slow: d, input, excluded: this.excluded, tried: this.tried, attempts, resume, trace: req.trace }, deployments, rand)
           : undefined,
       deadline: deadline.signal,
       onHedge: (winner) => this.loop.deps.metrics?.hedges.inc({ model: route.model.name, winner }),
@@ -268,7 +288,7 @@ class ModelRun {
     const ms = Math.round(performance.now() - won.t0);
     won.record.ms = ms;
     const onEnd = streamAccounting(won.health, deadline.signal, () => {
-      this.loop.succeeded(won.health, won.committed.response.headers, ms);
+      this.loop.succeeded(won.health, won.committed.response.headers, ms, 'ttft');
       this.loop.firstTokenWindow(route.model.name).add(ms);
     });
     // A stream that fails after its first token: its attempt failed too (metrics and the request line count it).
@@ -290,7 +310,7 @@ class ModelRun {
     const aborted = deadline.signal.aborted;
     if (aborted && abortError(deadline).kind !== 'timeout') record.kind = 'cancelled'; // the client left, or a shutdown
     // A client that left or a request out of time says nothing about the deployment's health.
-    if (!aborted) health.recordFailure(Date.now(), error.kind, error.retryAfterMs);
+    if (!aborted) health.recordFailure(Date.now(), error.kind, error.retryAfterMs, error);
     health.release();
     if (aborted) return this.stop(abortError(deadline));
     if (error.kind === 'auth') {

@@ -1,6 +1,7 @@
 import type { CancelSignal } from '../cancel.js';
 import type { Transform } from '../config/types.js';
 import type { GatewayError } from '../errors.js';
+import type { RequestTrace } from '../observability/tracing.js';
 import type { Operation, RawBody } from '../types.js';
 import type { Route } from '../routing/routes.js';
 import type { AttemptRecord } from './attempt.js';
@@ -30,6 +31,8 @@ export interface GatewayRequest {
   raw?: RawBody;
   /** Streams (required): where the answer goes, from the first upstream's accept to its last event (sink.ts). */
   sink?: StreamSink;
+  /** The request's span when tracing is on (observability/tracing.ts): each attempt adds its own under it. */
+  trace?: RequestTrace | undefined;
 }
 
 export interface ResultMeta {

@@ -9,6 +9,7 @@ import type { Deployments } from '../routing/deployments.js';
 import { type AttemptInput, type AttemptRecord, attemptStream, type CommittedStream, settleLater, streamEndedEarly } from './attempt.js';
 import { race, type Racer } from './hedge.js';
 import type { StreamSink } from './sink.js';
+import type { RequestTrace } from '../observability/tracing.js';
 
 /** A stream attempt about to start: where it goes and what it reports to. */
 export interface Launch {
@@ -64,6 +65,7 @@ function racer(launch: Launch, deadline: CancelSignal): Racer<Won> {
       cancel.abort();
       record.ms = Math.round(performance.now() - launch.t0);
       record.kind = 'hedge_lost';
+      launch.input.trace?.end(record);
       if (launch.input.op === 'chat') {
         // Counted in slices (a long prompt would hold the loop); the request's log line waits for it.
         const count = countChatPromptTokensAsync(launch.input.body, launch.d.model);
@@ -85,7 +87,8 @@ function racer(launch: Launch, deadline: CancelSignal): Racer<Won> {
       record.ms = Math.round(performance.now() - launch.t0);
       record.kind = error.kind;
       record.status ??= error.upstreamStatus;
-      if (!deadline.aborted) health.recordFailure(Date.now(), error.kind, error.retryAfterMs);
+      launch.input.trace?.end(record, { cancelled: deadline.aborted });
+      if (!deadline.aborted) health.recordFailure(Date.now(), error.kind, error.retryAfterMs, error);
       health.release();
     },
   };
@@ -102,6 +105,8 @@ export interface HedgeContext {
   attempts: AttemptRecord[];
   /** The hedge continues a resumed stream. */
   resume: boolean;
+  /** The request's span (tracing on): the hedge gets its own attempt span under it. */
+  trace?: RequestTrace | undefined;
 }
 
 /**
@@ -123,7 +128,8 @@ export function launchHedge(h: HedgeContext, deployments: Deployments, rand: () 
   h.tried.add(d.id);
   const record: AttemptRecord = { deployment: d.id, ms: 0, hedge: true, ...(h.resume ? { resume: true } : {}) };
   h.attempts.push(record);
-  return { d, health, record, input: h.input, t0: performance.now() };
+  const trace = h.trace?.attempt({ kind: 'hedge', deployment: d, model: h.route.model.name, op: h.op, number: h.attempts.length, stream: true });
+  return { d, health, record, input: trace ? { ...h.input, trace } : h.input, t0: performance.now() };
 }
 
 /**
@@ -149,7 +155,7 @@ export function streamAccounting(
     if (ended) return;
     ended = true;
     account();
-    if (error && !deadline.aborted) health.recordFailure(Date.now(), error.kind, error.retryAfterMs);
+    if (error && !deadline.aborted) health.recordFailure(Date.now(), error.kind, error.retryAfterMs, error);
     health.release();
   };
 }
@@ -236,6 +242,7 @@ export class Feed {
 
   private end(complete: boolean): FeedEnd {
     this.over = true;
+    this.stream.endTrace?.(complete ? {} : this.failure ? { error: this.failure } : { cancelled: true });
     if (complete) {
       void drain(this.stream).then(() => this.onEnd(undefined));
       return 'done';

@@ -4,6 +4,7 @@ import { type Logger, requestLineWriter } from '../observability/logger.js';
 import { transitionLogger } from '../observability/health-log.js';
 import { Metrics } from '../observability/metrics.js';
 import { requestIdFrom } from '../observability/request-id.js';
+import type { Tracing } from '../observability/tracing.js';
 import type { Deployments } from '../routing/deployments.js';
 import { attemptsSettled, Pipeline } from '../pipeline/index.js';
 import { buildRoutes } from '../routing/routes.js';
@@ -26,6 +27,8 @@ export interface AppDeps {
   logger: Logger;
   /** Shared with the engines a config reload replaces and the one it builds (see reload.ts); else made here. */
   metrics?: Metrics;
+  /** The gateway's tracer provider when `tracing.otlp_endpoint` is set (see reload.ts); undefined: no spans. */
+  tracing?: Tracing | undefined;
   deployments?: Deployments;
   streams?: { open: number };
   /** Serves `POST /admin/reload`. */
@@ -54,7 +57,7 @@ export interface App {
  * it owns the per-request bookkeeping (the request line, the in-flight set a shutdown reaches) and the drain state.
  * The routes and what each answers are in endpoints.ts; a model request's path through the pipeline in model-request.ts.
  */
-export function createApp({ config, transport, logger, deployments, streams, reload, adminDeployments, metrics = new Metrics() }: AppDeps): App {
+export function createApp({ config, transport, logger, deployments, streams, reload, tracing, adminDeployments, metrics = new Metrics() }: AppDeps): App {
   const routes = buildRoutes(config);
   const pipeline = new Pipeline(config, transport, routes, { logger, metrics, ...(deployments ? { deployments } : {}) });
   const secrets = configSecrets(config);
@@ -99,6 +102,8 @@ export function createApp({ config, transport, logger, deployments, streams, rel
       const entry = { ex, ctx };
       inflight.add(entry);
       const endpoint = api.find(ex.path);
+      const trace = tracing?.request(ex.method, endpoint?.path, ex.path, ex.headers);
+      if (trace) ctx.trace = trace;
       const route = endpoint?.path ?? 'other';
       metrics.started(route);
       // Errors on a route of another dialect (the Anthropic ones, even for a wrong method) come in its shape.
@@ -117,6 +122,8 @@ export function createApp({ config, transport, logger, deployments, streams, rel
           respond.fail(ex, ctx, error, extra);
         }
       } finally {
+        const status = ex.signal.aborted && !ctx.stopped ? 499 : ctx.status; // as the request line says
+        trace?.end({ status, requestId: ctx.requestId, model: ctx.model, op: ctx.dialect?.op, result: ctx.result, attempts: ctx.attempts, error: ctx.error });
         const ended = performance.now();
         // A hedge loser's cost may still be being counted (in slices); the client has its answer already.
         const settling = attemptsSettled(ctx.result?.attempts ?? ctx.attempts ?? []);

@@ -71,6 +71,7 @@ export function modelRunner(deps: ModelRequestDeps): RunModel {
       stream,
       requestId: ctx.requestId,
       signal: cancel,
+      trace: ctx.trace,
       bodyBytes: raw.length,
       // The client's own text goes with the body when the dialect kept its object as the canonical request.
       ...(canonical === parsed ? { raw: { of: canonical, text } } : {}),

@@ -5,12 +5,14 @@
  * on: the per-deployment state of the deployments a reload did not change (see Deployments.carryTo), the metrics,
  * the count of open streams, and the upstream connection pools when the new config allows (see transportReusable).
  */
+import { isDeepStrictEqual } from 'node:util';
 import { configChanges, type ConfigChanges, noChanges } from '../config/diff.js';
 import { ConfigError } from '../config/errors.js';
 import type { Config } from '../config/types.js';
 import { GatewayError } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
 import { Metrics } from '../observability/metrics.js';
+import { createTracing, type Tracing } from '../observability/tracing.js';
 import { Prober, registerProbeGauges } from '../pipeline/probes.js';
 import { Deployments } from '../routing/deployments.js';
 import { providerSecretValues, Secrets } from '../secrets.js';
@@ -56,6 +58,8 @@ interface Engine {
   readonly app: App;
   readonly deployments: Deployments;
   readonly transport: Transport;
+  /** Its tracer provider (undefined: tracing off); shared by engines whose `tracing` section is the same. */
+  readonly tracing: Tracing | undefined;
   /** The synthetic probes of this engine's deployments: stopped when the engine is replaced, drains or closes. */
   readonly prober: Prober;
   /** Requests that started on this engine and have not finished. */
@@ -186,10 +190,13 @@ export class Engines {
   /** Closes the upstream pools of every engine (after the server's drain). */
   async close(): Promise<void> {
     for (const e of this.live()) e.prober.stop();
+    const tracings = new Set(this.live().map((e) => e.tracing));
     const transports = [...this.users.keys()];
     this.users.clear();
     this.retired.clear();
     await Promise.all(transports.map((t) => t.close()));
+    // The spans of every request are ended by now (after the drain): exported, within the exporter's timeout.
+    await Promise.all([...tracings].map((t) => t?.shutdown()));
   }
 
   private async handle(ex: Exchange): Promise<void> {
@@ -205,6 +212,7 @@ export class Engines {
 
   private build(config: Config, deployments: Deployments, transport: Transport): Engine {
     const { logger } = this.options;
+    const tracing = this.tracingFor(config);
     const app = createApp({
       config,
       transport,
@@ -212,13 +220,24 @@ export class Engines {
       metrics: this.metrics,
       deployments,
       streams: this.streams,
+      tracing,
       ...(this.options.adminAllowed ? { reload: () => this.admin(), adminDeployments: () => this.deployments() } : {}),
     });
     if (this.draining) app.startDraining();
     this.users.set(transport, (this.users.get(transport) ?? 0) + 1);
     const prober = new Prober({ config, upstream: transport, deployments, logger });
     if (!this.draining) prober.start();
-    return { config, app, deployments, transport, prober, inflight: 0 };
+    return { config, app, deployments, transport, tracing, prober, inflight: 0 };
+  }
+
+  /**
+   * The tracer provider for a config: the running engine's while `tracing` is unchanged (its batches and counters go
+   * on); else a new one, and the old one is flushed and shut down once no engine uses it (see retire).
+   */
+  private tracingFor(config: Config): Tracing | undefined {
+    const running = this.current as Engine | undefined; // undefined while the first engine is built
+    if (running && isDeepStrictEqual(running.config.tracing, config.tracing)) return running.tracing;
+    return createTracing(config.tracing, { logger: this.options.logger, registry: this.metrics.registry });
   }
 
   private transport(): Transport {
@@ -227,6 +246,8 @@ export class Engines {
 
   /** An engine with nothing left to do: its transport is closed unless a newer engine uses it. */
   private retire(engine: Engine): void {
+    const { tracing } = engine;
+    if (tracing && !this.live().some((e) => e.tracing === tracing)) void tracing.shutdown();
     const users = (this.users.get(engine.transport) ?? 1) - 1;
     if (users > 0) {
       this.users.set(engine.transport, users);

@@ -1,5 +1,6 @@
 import type { Cancel } from '../cancel.js';
 import type { GatewayError } from '../errors.js';
+import type { RequestTrace } from '../observability/tracing.js';
 import type { AttemptRecord, ResultMeta } from '../pipeline/index.js';
 import type { Exchange } from './adapters/exchange.js';
 import { byteLength } from './headers.js';
@@ -27,6 +28,8 @@ export interface RequestContext {
   stream?: StreamResponse;
   /** Ended by the gateway's shutdown: nothing more is written, and no other outcome is recorded. */
   stopped?: boolean;
+  /** The request's span (tracing on): the pipeline's attempts add theirs under it. */
+  trace?: RequestTrace | undefined;
 }
 
 /** Whole (non-stream) answers. While the gateway drains, each asks the client not to reuse its connection. */
