@@ -12,6 +12,8 @@ import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { loadConfigFile, PROVIDER_TYPES, parseConfig } from '../../src/config/index.js';
 import { configJson } from '../../src/accounting/report.js';
 import { validatePlan } from '../../src/mock/index.js';
+import { Deployments } from '../../src/routing/deployments.js';
+import { deploymentsReport } from '../../src/server/admin.js';
 import { type Block, dummyEnv, fencedBlocks, onAnyFreePort, requiredVars, shellCommands, shellWords } from '../support/readme-blocks.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
@@ -315,6 +317,20 @@ async function checkSynopsis(block: Block, s: Session): Promise<void> {
   });
 }
 
+/**
+ * The JSON the docs show: a `GET /admin/deployments` answer (its rows have exactly the fields the gateway's have),
+ * else a mock fault plan.
+ */
+function checkJson(value: Record<string, unknown>): void {
+  if (!('deployments' in value)) {
+    validatePlan(value);
+    return;
+  }
+  const config = parseConfig('providers: { p: { type: openai, api_key: k } }\nmodels: { m: { targets: [{ provider: p, model: x }] } }', {}, 'admin');
+  const [real] = deploymentsReport(config, new Deployments(config), Date.now()).deployments;
+  for (const row of value.deployments as Record<string, unknown>[]) expect(Object.keys(row).sort()).toEqual(Object.keys(real!).sort());
+}
+
 async function runBlock(block: Block, s: Session): Promise<void> {
   const where = `${block.file}:${block.line}`;
   switch (block.lang) {
@@ -322,7 +338,7 @@ async function runBlock(block: Block, s: Session): Promise<void> {
       parseConfig(block.text, dummyEnv(requiredVars(block.text)), where); // throws on any problem
       return;
     case 'json':
-      validatePlan(JSON.parse(block.text)); // the only JSON the docs show is a mock fault plan
+      checkJson(JSON.parse(block.text) as Record<string, unknown>);
       return;
     case 'ts':
       return runTs(block, s);
