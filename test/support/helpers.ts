@@ -54,6 +54,8 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       'other-model': { targets: [{ provider: 'upstream', model: 'mock-other' }] },
     },
     ...opts.extra,
+    // No synthetic probes unless a test asks: their listings would add to the mock's request counts.
+    health: { probe_interval_s: 0, ...(opts.extra?.health as Record<string, unknown> | undefined) },
   });
   const { logger, lines } = memoryLogger();
   const server = await startServer(config, { logger });

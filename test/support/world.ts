@@ -39,7 +39,9 @@ export async function startWorld(
   const providers = Object.fromEntries(
     Object.entries(mocks).map(([name, mock]) => [name, { type: options.types?.[name] ?? 'openai', api_key: `sk-${name}-provider-key-0123456789`, base_url: mock.url }]),
   );
-  const resolved = resolveConfig({ server: { port: 0 }, ...config, providers });
+  // No synthetic probes unless a test asks: their listings would add to the mocks' request counts.
+  const health = { probe_interval_s: 0, ...(config.health as Record<string, unknown> | undefined) };
+  const resolved = resolveConfig({ server: { port: 0 }, ...config, health, providers });
   const { logger, lines } = memoryLogger();
   const server = await startServer(resolved, { logger });
   const client = new OpenAI({ baseURL: `${server.url}/v1`, apiKey: 'chaos', maxRetries: 0, timeout: 60_000 });
