@@ -122,8 +122,8 @@ export function createApp({ config, transport, logger, deployments, streams, rel
           respond.fail(ex, ctx, error, extra);
         }
       } finally {
-        const status = ex.signal.aborted && !ctx.stopped ? 499 : ctx.status; // as the request line says
-        trace?.end({ status, requestId: ctx.requestId, model: ctx.model, op: ctx.dialect?.op, result: ctx.result, attempts: ctx.attempts, error: ctx.error });
+        // Its status as the request line says it (499: the client left first).
+        trace?.end({ status: ex.signal.aborted && !ctx.stopped ? 499 : ctx.status, requestId: ctx.requestId, model: ctx.model, op: ctx.dialect?.op, result: ctx.result, attempts: ctx.attempts, error: ctx.error });
         const ended = performance.now();
         // A hedge loser's cost may still be being counted (in slices); the client has its answer already.
         const settling = attemptsSettled(ctx.result?.attempts ?? ctx.attempts ?? []);

@@ -2,9 +2,12 @@
 // OTLP/HTTP JSON to a small receiver (test/support/otlp-receiver.ts) that decodes the real spans. The server's
 // shutdown flushes the gateway's tracer provider, so every test reads its spans after `stack.close()`: no waits.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import OpenAI from 'openai';
+import { resolveConfig } from '../../src/config/index.js';
 import { createGateway } from '../../src/index.js';
 import { type MockRequestRecord, startMock } from '../../src/mock/index.js';
-import { PROVIDER_KEY, startStack, type Stack } from '../support/helpers.js';
+import { startServer } from '../../src/server/serve.js';
+import { memoryLogger, PROVIDER_KEY, startStack, type Stack } from '../support/helpers.js';
 import { deadEndpoint, type OtlpReceiver, type ReceivedSpan, startOtlpReceiver } from '../support/otlp-receiver.js';
 import { FAST_RETRY } from '../support/resilience.js';
 import { eventually } from '../support/timing.js';
@@ -175,6 +178,35 @@ describe('tracing', () => {
     expect(attempt.endNs <= server.endNs).toBe(true);
   });
 
+  it('a stream cut mid-answer: the cut attempt ends as an error, the resumed one is a resume', async () => {
+    // deepseek continues a prefill (the mock honours its `prefix: true`): the answer resumes on the same deployment.
+    const mock = await startMock({ plan: { script: [{ cut_after: 2 }, {}] } });
+    const config = resolveConfig({
+      server: { port: 0 },
+      retry: FAST_RETRY,
+      providers: { upstream: { type: 'deepseek', api_key: PROVIDER_KEY, base_url: mock.url } },
+      models: { chat: { targets: [{ provider: 'upstream', model: 'ds' }] } },
+      tracing: { otlp_endpoint: receiver.url },
+    });
+    const server = await startServer(config, { logger: memoryLogger().logger });
+    try {
+      const client = new OpenAI({ baseURL: `${server.url}/v1`, apiKey: 'unused', maxRetries: 0 });
+      const stream = await client.chat.completions.create({ model: 'chat', messages, stream: true }, { headers: { 'x-request-id': 'trace-resume' } });
+      for await (const _ of stream) {
+        // read to the end
+      }
+    } finally {
+      await server.shutdown();
+      await mock.close();
+    }
+    const { server: span, attempts } = requestSpans('trace-resume');
+    expect(span.attributes['lifeline.resumes']).toBe(1);
+    expect(attempts.map((a) => [a.attributes['lifeline.attempt.kind'], a.attributes['lifeline.attempt.outcome'], a.attributes['error.type']])).toEqual([
+      ['first', 'error', 'connection'],
+      ['resume', 'ok', undefined],
+    ]);
+  });
+
   it('a collector that is down fails no request, and does not hold the shutdown', async () => {
     const stack = await startStack({ extra: { tracing: { otlp_endpoint: await deadEndpoint(), export_timeout_ms: 500 } } });
     try {
@@ -217,6 +249,25 @@ describe('tracing', () => {
     expect(hedged).toEqual([
       ['first', 'upstream/mock-a', 'hedge_lost'],
       ['hedge', 'upstream/mock-b', 'ok'],
+    ]);
+  });
+
+  it('a fallback model: its first attempt is a fallback, under the same request span', async () => {
+    const models = {
+      primary: { targets: [{ provider: 'upstream', model: 'mock-a' }], retry: { max_attempts: 1 }, fallbacks: ['backup'] },
+      backup: { targets: [{ provider: 'upstream', model: 'mock-b' }] },
+    };
+    const stack = await traced({}, { models, plan: { script: [{ status: 500 }, {}] } });
+    try {
+      await stack.client.chat.completions.create({ model: 'primary', messages }, { headers: { 'x-request-id': 'trace-fallback' } });
+    } finally {
+      await stack.close();
+    }
+    const { server, attempts } = requestSpans('trace-fallback');
+    expect(server.attributes).toMatchObject({ 'gen_ai.request.model': 'primary', 'lifeline.fallback': 'backup', 'lifeline.deployment': 'upstream/mock-b' });
+    expect(attempts.map((a) => [a.attributes['lifeline.attempt.kind'], a.attributes['lifeline.model'], a.attributes['lifeline.attempt.outcome']])).toEqual([
+      ['first', 'primary', 'error'],
+      ['fallback', 'backup', 'ok'],
     ]);
   });
 
