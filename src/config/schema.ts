@@ -11,6 +11,7 @@ export { PROVIDER_TYPES } from './provider-types.js';
 import { PROVIDER_TYPES } from './provider-types.js';
 
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const satisfies readonly LoggingConfig['level'][];
+export const LOG_FORMATS = ['json', 'pretty'] as const satisfies readonly NonNullable<LoggingConfig['format']>[];
 
 export const DEFAULTS = {
   server: {
@@ -224,6 +225,7 @@ const HedgeSchema = section({
 
 const LoggingSchema = section({
   level: oneOf(LOG_LEVELS, 'a log level').default(DEFAULTS.logging.level),
+  format: oneOf(LOG_FORMATS, 'a log format').optional(),
 });
 
 // Off unless otlp_endpoint is set (observability/tracing.ts).

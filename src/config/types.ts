@@ -221,6 +221,8 @@ export interface StreamingConfig {
 
 export interface LoggingConfig {
   level: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
+  /** `json` (one JSON object a line) or `pretty` (for humans); unset: pretty when stdout is a terminal, else json. */
+  format?: 'json' | 'pretty' | undefined;
   /** The config set `level` itself (not the default): library mode logs to stdout only then (see createGateway). */
   level_set?: boolean;
 }

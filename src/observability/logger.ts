@@ -2,17 +2,18 @@ import { pino, type DestinationStream, type Logger } from 'pino';
 import type { LoggingConfig } from '../config/types.js';
 import { Secrets } from '../secrets.js';
 import { LogSink } from './log-sink.js';
+import { prettyDestination, wantsPretty } from './pretty.js';
 
 export type { Logger } from 'pino';
 
 /**
- * JSON logs on stdout. Asynchronous by default so a request never waits on a write; `flushLogger`
- * is called on shutdown. Auth headers are never logged by anyone, and redaction is a second fence; the last is
+ * Logs on stdout: JSON lines, or pretty ones for humans (`logging.format`, pretty.ts). Asynchronous by default so
+ * a request never waits on a write; `flushLogger` is called on shutdown. Auth headers are never logged by anyone, and redaction is a second fence; the last is
  * `secrets` (the configured ones): every line goes out scrubbed of them, whole or in pieces. Lines through pino
  * are rare (startup, a key out of rotation, an internal error), so each is scanned in full.
  */
-export function createLogger(config: LoggingConfig, destination?: DestinationStream, secrets: Secrets = Secrets.none): Logger {
-  const dest = destination ?? new LogSink(1);
+export function createLogger(config: Pick<LoggingConfig, 'level' | 'format'>, destination?: DestinationStream, secrets: Secrets = Secrets.none): Logger {
+  const dest = destination ?? (wantsPretty(config) ? prettyDestination() : new LogSink(1));
   const logger = pino(
     {
       level: config.level,

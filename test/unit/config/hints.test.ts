@@ -48,7 +48,7 @@ models: { a: { targets: [{ provider: p, model: m }], stratgey: priority } }`);
   });
 
   it('suggests nothing when no key is close, and keeps the list of valid keys', () => {
-    expect(issuesFor(`logging: { banana: 1 }${BASE}`)).toEqual(['logging.banana: unknown key (valid: level)']);
+    expect(issuesFor(`logging: { banana: 1 }${BASE}`)).toEqual(['logging.banana: unknown key (valid: level, format)']);
   });
 
   it('keeps every problem in one report, one line each, each typo with its own suggestion', () => {
