@@ -230,9 +230,13 @@ const LoggingSchema = section({
 
 // Off unless otlp_endpoint is set (observability/tracing.ts).
 const TracingSchema = section({
-  otlp_endpoint: httpUrl('an http(s) URL of an OTLP/HTTP collector, e.g. http://127.0.0.1:4318')
-    .transform((url) => url.replace(/\/+$/, ''))
-    .optional(),
+  // Empty is off, as absent is: `otlp_endpoint: ${OTEL_ENDPOINT:-}` turns tracing on from the environment.
+  otlp_endpoint: z.preprocess(
+    (value) => (value === '' ? undefined : value),
+    httpUrl('an http(s) URL of an OTLP/HTTP collector, e.g. http://127.0.0.1:4318')
+      .transform((url) => url.replace(/\/+$/, ''))
+      .optional(),
+  ),
   service_name: nonEmptyString('a service name').default('lifeline'),
   sample_ratio: fraction().default(1),
   forward_traceparent: z.boolean({ error: expecting('true or false') }).default(false),

@@ -4,6 +4,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
+import { ConfigError, resolveConfig } from '../../../src/config/index.js';
 import { createTracing, tracesUrl } from '../../../src/observability/tracing.js';
 import { memoryLogger } from '../../support/helpers.js';
 import { deadEndpoint } from '../../support/otlp-receiver.js';
@@ -78,5 +79,33 @@ describe('tracing', () => {
     oneSpan(second, 'b');
     await second.shutdown();
     expect(await counterValue(registry, 'lifeline_trace_export_failures_total')).toBe(2);
+  });
+});
+
+describe('the tracing config', () => {
+  const base = { providers: { p: { type: 'openai', api_key: 'k' } }, models: { m: { targets: [{ provider: 'p', model: 'x' }] } } };
+  const issues = (tracing: unknown): string[] => {
+    try {
+      resolveConfig({ ...base, tracing });
+    } catch (err) {
+      if (err instanceof ConfigError) return err.issues;
+      throw err;
+    }
+    return [];
+  };
+
+  it('defaults: off, service lifeline, every trace, nothing forwarded, 10 s exports', () => {
+    expect(resolveConfig(base).tracing).toEqual({ service_name: 'lifeline', sample_ratio: 1, forward_traceparent: false, export_timeout_ms: 10_000 });
+  });
+
+  it('an empty endpoint (an unset ${VAR:-}) is off; a trailing slash is dropped', () => {
+    expect(resolveConfig({ ...base, tracing: { otlp_endpoint: '${OTEL_ENDPOINT:-}' } }, {}).tracing.otlp_endpoint).toBeUndefined();
+    expect(resolveConfig({ ...base, tracing: { otlp_endpoint: 'http://collector:4318/' } }).tracing.otlp_endpoint).toBe('http://collector:4318');
+  });
+
+  it('rejects what is not a URL, a ratio past 1, an unknown key', () => {
+    expect(issues({ otlp_endpoint: 'collector:4318' }).join('\n')).toMatch(/tracing\.otlp_endpoint.*expected an http\(s\) URL/);
+    expect(issues({ sample_ratio: 2 }).join('\n')).toMatch(/tracing\.sample_ratio.*from 0 to 1/);
+    expect(issues({ sample_rate: 0.5 }).join('\n')).toMatch(/tracing\.sample_rate.*did you mean sample_ratio/);
   });
 });
