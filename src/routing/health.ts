@@ -3,7 +3,6 @@
  * in as `now` (epoch ms) and nothing here sets a timer, so every transition is tested without sockets or waits.
  * State is per process; the pipeline reads it before choosing deployments and feeds it after each attempt.
  */
-import { isDeepStrictEqual } from 'node:util';
 import type { ErrorKind } from '../errors.js';
 import { DeploymentStats, type FailureDetail, type ProbeResult } from './stats.js';
 
@@ -127,6 +126,12 @@ function longer(current: Hold | undefined, until: number, reason: string): Hold 
 function extendHold(current: Hold | undefined, now: number, until: number, reason: string): Hold {
   if (!current || now >= current.until) return { until, reason };
   return until > current.until + HINT_RESOLUTION_MS ? { until, reason } : current;
+}
+
+/** The same breaker settings (a config's `health` section carries more, e.g. the probe interval, that do not matter here). */
+function samePolicy(a: HealthPolicy, b: HealthPolicy): boolean {
+  const keys: (keyof HealthPolicy)[] = ['failure_threshold', 'failure_ratio', 'min_requests', 'window_s', 'cooldown_s'];
+  return keys.every((k) => a[k] === b[k]);
 }
 
 export class DeploymentHealth {
@@ -277,7 +282,7 @@ export class DeploymentHealth {
    * flight release this object, not the new one, so the new one starts with none.
    */
   withPolicy(policy: HealthPolicy): DeploymentHealth {
-    if (isDeepStrictEqual(policy, this.policy)) return this;
+    if (samePolicy(policy, this.policy)) return this;
     const next = new DeploymentHealth(this.id, policy);
     next.disabledReason = this.disabledReason;
     next.openedAt = this.openedAt;

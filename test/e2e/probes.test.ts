@@ -5,6 +5,7 @@
 import OpenAI from 'openai';
 import { afterEach, describe, expect, it } from 'vitest';
 import { resolveConfig } from '../../src/config/index.js';
+import { createGateway } from '../../src/index.js';
 import { type FaultPlan, type MockServer, startMock } from '../../src/mock/index.js';
 import { type RunningServer, startServer } from '../../src/server/serve.js';
 import { memoryLogger } from '../support/helpers.js';
@@ -183,5 +184,47 @@ describe('synthetic probes', () => {
     // The other provider's probes are the clock: several rounds of them, and none of the one turned off.
     expect(await eventually(() => m2.stats().requests >= 3)).toBe(true);
     expect(m1.stats().requests).toBe(0);
+  });
+
+  it('stop with the engine a reload replaces, and with the gateway', async () => {
+    const [a, b, clock] = [await mock(), await mock(), await mock()];
+    const config = (m: MockServer) =>
+      resolveConfig({
+        server: { port: 0 },
+        health: { probe_interval_s: 0.05 },
+        providers: { p: { type: 'openai', api_key: KEY, base_url: m.url } },
+        models: { m: { targets: [{ provider: 'p', model: 'x' }] } },
+      });
+    let next = config(b);
+    server = await startServer(config(a), { logger: memoryLogger().logger, reloadFrom: () => next });
+    expect(await eventually(() => a.stats().requests >= 2)).toBe(true);
+    expect(server.reload().status).toBe('reloaded');
+    // The new engine's probes are the clock: once they have run a few times, the old engine's are seen to have stopped.
+    expect(await eventually(() => b.stats().requests >= 2)).toBe(true);
+    const aAfterSwap = a.stats().requests;
+    expect(await eventually(() => b.stats().requests >= 6)).toBe(true);
+    expect(a.stats().requests).toBe(aAfterSwap);
+
+    await server.shutdown();
+    const bAfterClose = b.stats().requests;
+    next = config(clock);
+    server = await startServer(next, { logger: memoryLogger().logger });
+    expect(await eventually(() => clock.stats().requests >= 4)).toBe(true);
+    expect(b.stats().requests).toBe(bAfterClose);
+  });
+
+  it('run in a library gateway as configured, and stop with close()', async () => {
+    const [lib, clock] = [await mock(), await mock()];
+    const gateway = createGateway({
+      health: { probe_interval_s: 0.05 },
+      providers: { p: { type: 'openai', api_key: KEY, base_url: lib.url } },
+      models: { m: { targets: [{ provider: 'p', model: 'x' }] } },
+    });
+    expect(await eventually(() => lib.stats().requests >= 2)).toBe(true);
+    await gateway.close();
+    const afterClose = lib.stats().requests;
+    await serve({ health: { probe_interval_s: 0.05 }, providers: { p: { type: 'openai', api_key: KEY, base_url: clock.url } }, models: { m: { targets: [{ provider: 'p', model: 'x' }] } } });
+    expect(await eventually(() => clock.stats().requests >= 4)).toBe(true);
+    expect(lib.stats().requests).toBe(afterClose);
   });
 });

@@ -5,7 +5,7 @@
  * being asked. For testing the `mistral` preset's request shaping against the behaviour that broke it.
  */
 import { InvalidRequest, type DialectRoute } from './route.js';
-import { chatReply, checkChat, openaiFaults } from './openai/answers.js';
+import { chatReply, checkChat, modelsBody, openaiFaults } from './openai/answers.js';
 import type { Reply } from '../deliver.js';
 
 type Json = Record<string, unknown>;
@@ -91,4 +91,6 @@ export const mistralRoutes: DialectRoute[] = [
       return { stream, reply: mistralReply(body, ctx.n, ctx.reply) };
     },
   },
+  // The list of models a mistral-type provider is probed with (OpenAI's list shape, as Mistral's API answers).
+  { kind: 'plain', method: 'GET', path: /^\/mistral\/v1\/models$/, errorBody, body: () => modelsBody(), listing: openaiFaults },
 ];

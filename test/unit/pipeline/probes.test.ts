@@ -142,6 +142,12 @@ describe('Prober', () => {
     expect(up.sent).toHaveLength(2);
   });
 
+  it("keeps a deployment's health when a reload changes only the probe interval", () => {
+    const { health } = setup([200]);
+    expect(health.withPolicy({ ...health.policy, probe_interval_s: 5 } as typeof health.policy)).toBe(health);
+    expect(health.withPolicy({ ...health.policy, cooldown_s: 5 })).not.toBe(health);
+  });
+
   it('sets no timer at probe_interval_s: 0', async () => {
     const { prober, up } = setup([200], { probe_interval_s: 0 });
     prober.start();
