@@ -173,6 +173,18 @@ describe('synthetic probes', () => {
     expect(metrics).toMatch(/lifeline_probe_latency_seconds\{deployment="g\/gemini-mock"\} \d/);
   });
 
+  it('send a one-token chat where the provider asks for probe: chat', async () => {
+    const m = await mock();
+    const { base } = await serve({
+      health: { probe_interval_s: 0.05 },
+      providers: { p: { type: 'openai', api_key: KEY, base_url: m.url, probe: 'chat' } },
+      models: { m: { targets: [{ provider: 'p', model: 'mock-x' }] } },
+    });
+    await until(base, 'p/mock-x', (r) => r.probe?.ok === true);
+    expect(paths(m)).toEqual(new Set(['POST /v1/chat/completions']));
+    expect(m.stats().records[0]!.body).toMatchObject({ model: 'mock-x', max_tokens: 1, messages: [{ role: 'user', content: 'ping' }] });
+  });
+
   it('probe nothing of a provider set to probe: off', async () => {
     const m1 = await mock();
     const m2 = await mock();
