@@ -1,5 +1,6 @@
-import { Counter, Histogram, Registry } from 'prom-client';
+import { Counter, Registry } from 'prom-client';
 import type { Headers } from '../types.js';
+import { FastCounter, FastHistogram } from './fast-metrics.js';
 import { LabelBounds, statusLabel } from './metric-labels.js';
 import { processRegistry } from './process-metrics.js';
 import { type StateSources, StateGauges } from './state-gauges.js';
@@ -60,12 +61,12 @@ export class Metrics {
   readonly labels = new LabelBounds();
   private readonly state = new StateGauges(this.registry);
 
-  readonly requests = this.counter('lifeline_requests_total', 'Client requests, by route, client-facing model and status', ['route', 'model', 'status']);
-  readonly attempts = this.counter('lifeline_upstream_attempts_total', 'Upstream attempts, by deployment and outcome', ['deployment', 'outcome']);
-  readonly retries = this.counter('lifeline_retries_total', "Upstream attempts after a request's first one (not hedges), by requested model", ['model']);
+  readonly requests = this.fast('lifeline_requests_total', 'Client requests, by route, client-facing model and status', ['route', 'model', 'status']);
+  readonly attempts = this.fast('lifeline_upstream_attempts_total', 'Upstream attempts, by deployment and outcome', ['deployment', 'outcome']);
+  readonly retries = this.fast('lifeline_retries_total', "Upstream attempts after a request's first one (not hedges), by requested model", ['model']);
   readonly fallbacks = this.counter('lifeline_fallbacks_total', 'Requests that went on to a fallback model, by requested model and fallback', ['from', 'to']);
-  readonly tokens = this.counter('lifeline_tokens_total', 'Tokens, by client-facing model, deployment and type (input includes cached_input)', ['model', 'deployment', 'type']);
-  readonly cost = this.counter('lifeline_cost_usd_total', 'Estimated cost in USD at the catalog or configured price', ['model', 'deployment']);
+  readonly tokens = this.fast('lifeline_tokens_total', 'Tokens, by client-facing model, deployment and type (input includes cached_input)', ['model', 'deployment', 'type']);
+  readonly cost = this.fast('lifeline_cost_usd_total', 'Estimated cost in USD at the catalog or configured price', ['model', 'deployment']);
 
   readonly streamResumes = this.counter(
     'lifeline_stream_resumes_total',
@@ -121,28 +122,28 @@ export class Metrics {
     const { route } = r;
     this.state.inflight.set(route, Math.max(0, (this.state.inflight.get(route) ?? 1) - 1));
     const model = b.model(r.model);
-    this.requests.inc({ route, model, status: statusLabel(r.status) });
-    this.requestDuration.observe({ route, model }, r.ms / 1000);
-    if (r.ttftMs !== undefined) this.ttft.observe({ model }, r.ttftMs / 1000);
-    if (r.overheadMs !== undefined) this.overhead.observe({ route }, r.overheadMs / 1000);
+    this.requests.inc([route, model, statusLabel(r.status)]);
+    this.requestDuration.observe([route, model], r.ms / 1000);
+    if (r.ttftMs !== undefined) this.ttft.observe([model], r.ttftMs / 1000);
+    if (r.overheadMs !== undefined) this.overhead.observe([route], r.overheadMs / 1000);
     let retries = 0;
     for (let i = 0; i < r.attempts.length; i++) {
       const a = r.attempts[i] as AttemptFacts;
       const deployment = b.deployment(a.deployment);
-      this.attempts.inc({ deployment, outcome: b.outcome(a.outcome) });
-      this.upstreamDuration.observe({ deployment }, a.ms / 1000);
+      this.attempts.inc([deployment, b.outcome(a.outcome)]);
+      this.upstreamDuration.observe([deployment], a.ms / 1000);
       if (i > 0 && !a.hedge) retries++;
-      if (a.input) this.tokens.inc({ model, deployment, type: 'input' }, a.input);
+      if (a.input) this.tokens.inc([model, deployment, 'input'], a.input);
     }
-    if (retries > 0) this.retries.inc({ model }, retries);
-    for (const [d, usd] of r.extraCost ?? []) if (usd > 0) this.cost.inc({ model, deployment: b.deployment(d) }, usd);
+    if (retries > 0) this.retries.inc([model], retries);
+    for (const [d, usd] of r.extraCost ?? []) if (usd > 0) this.cost.inc([model, b.deployment(d)], usd);
     const u = r.usage;
     if (!u || r.deployment === undefined) return;
     const deployment = b.deployment(r.deployment);
-    if (u.input > 0) this.tokens.inc({ model, deployment, type: 'input' }, u.input);
-    if (u.output > 0) this.tokens.inc({ model, deployment, type: 'output' }, u.output);
-    if (u.cached > 0) this.tokens.inc({ model, deployment, type: 'cached_input' }, u.cached);
-    if (r.costUsd !== undefined && r.costUsd > 0) this.cost.inc({ model, deployment }, r.costUsd);
+    if (u.input > 0) this.tokens.inc([model, deployment, 'input'], u.input);
+    if (u.output > 0) this.tokens.inc([model, deployment, 'output'], u.output);
+    if (u.cached > 0) this.tokens.inc([model, deployment, 'cached_input'], u.cached);
+    if (r.costUsd !== undefined && r.costUsd > 0) this.cost.inc([model, deployment], r.costUsd);
   }
 
   /** Prometheus text exposition: this gateway's series, then the process's. */
@@ -159,7 +160,12 @@ export class Metrics {
     return new Counter({ name, help, labelNames, registers: [this.registry] });
   }
 
-  private histogram<L extends string>(name: string, help: string, labelNames: readonly L[], buckets: number[]): Histogram<L> {
-    return new Histogram({ name, help, labelNames, buckets, registers: [this.registry] });
+  /** A per-request series (fast-metrics.ts): label values are given in `labelNames` order. */
+  private fast(name: string, help: string, labelNames: readonly string[]): FastCounter {
+    return new FastCounter(name, help, labelNames, this.registry);
+  }
+
+  private histogram(name: string, help: string, labelNames: readonly string[], buckets: readonly number[]): FastHistogram {
+    return new FastHistogram(name, help, labelNames, this.registry, buckets);
   }
 }

@@ -153,6 +153,24 @@ describe('Metrics.record', () => {
     expect(await series(m, 'lifeline_streams_open')).toEqual([{ value: 3 }]);
   });
 
+  it('histograms in the text format: cumulative buckets, +Inf, sum and count per label set', async () => {
+    const m = make();
+    m.record(request({ ms: 30 }));
+    m.record(request({ ms: 700 }));
+    m.record(request({ ms: 1_000_000 }));
+    const text = await m.render();
+    const lines = text.split('\n').filter((l) => l.startsWith('lifeline_request_duration_seconds'));
+    expect(lines).toContain('lifeline_request_duration_seconds_bucket{route="/v1/chat/completions",model="chat",le="0.025"} 0');
+    expect(lines).toContain('lifeline_request_duration_seconds_bucket{route="/v1/chat/completions",model="chat",le="0.05"} 1');
+    expect(lines).toContain('lifeline_request_duration_seconds_bucket{route="/v1/chat/completions",model="chat",le="1"} 2');
+    expect(lines).toContain('lifeline_request_duration_seconds_bucket{route="/v1/chat/completions",model="chat",le="300"} 2');
+    expect(lines).toContain('lifeline_request_duration_seconds_bucket{route="/v1/chat/completions",model="chat",le="+Inf"} 3');
+    expect(lines).toContain('lifeline_request_duration_seconds_sum{route="/v1/chat/completions",model="chat"} 1000.73');
+    expect(lines).toContain('lifeline_request_duration_seconds_count{route="/v1/chat/completions",model="chat"} 3');
+    expect(text).toContain('# TYPE lifeline_request_duration_seconds histogram');
+    expect(text).toContain('# TYPE lifeline_requests_total counter');
+  });
+
   it('two gateways in one process: separate series, one set of process metrics', async () => {
     const a = make();
     const b = make();
