@@ -72,6 +72,11 @@ export class Deployments {
     if (next.retry.failover_budget_ratio === this.config.retry.failover_budget_ratio) {
       for (const [model, budget] of this.failoverBudgets) if (next.models[model]) carried.failoverBudgets.set(model, budget);
     }
+    // A deployment out of rotation that is still configured and starts fresh (its provider changed) is back in it.
+    const ids = new Set(Object.values(next.models).flatMap((m) => m.targets.map((t) => `${t.provider}/${t.model}`)));
+    for (const h of this.registry.all()) {
+      if (h.disabled && ids.has(h.id) && !carried.registry.find(h.id)) h.listener?.({ deployment: h.id, to: 'enabled', reason: 'its provider config changed' });
+    }
     return carried;
   }
 

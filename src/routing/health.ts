@@ -26,7 +26,7 @@ export type HealthState = 'healthy' | 'open' | 'half_open' | 'cooling_down' | 'r
  */
 export interface HealthTransition {
   deployment: string;
-  to: 'open' | 'half_open' | 'closed' | 'disabled';
+  to: 'open' | 'half_open' | 'closed' | 'disabled' | 'enabled';
   reason?: string;
 }
 
@@ -260,6 +260,11 @@ export class DeploymentHealth {
     this.rateLimit = longer(this.rateLimit, until, 'rate-limit remaining reached 0');
   }
 
+  /** Out of rotation (its key was rejected) until a reload changes its provider's config. */
+  get disabled(): boolean {
+    return this.disabledReason !== undefined;
+  }
+
   disable(reason: string): void {
     if (this.disabledReason === undefined) this.listener?.({ deployment: this.id, to: 'disabled', reason });
     this.disabledReason = reason;
@@ -380,6 +385,11 @@ export class HealthRegistry {
   listen(listener: TransitionListener): void {
     this.listener = listener;
     for (const h of this.byId.values()) h.listener = listener;
+  }
+
+  /** Every deployment with state. */
+  all(): IterableIterator<DeploymentHealth> {
+    return this.byId.values();
   }
 
   /** The state of `id` when it has any (nothing is created). */

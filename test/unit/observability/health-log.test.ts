@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { transitionLogger } from '../../../src/observability/health-log.js';
+import { resolveConfig } from '../../../src/config/index.js';
+import { Deployments } from '../../../src/routing/deployments.js';
 import { DeploymentHealth, type HealthTransition, HealthRegistry } from '../../../src/routing/health.js';
 import { memoryLogger } from '../../support/helpers.js';
 
@@ -49,6 +51,19 @@ describe('breaker and rotation transitions', () => {
     expect(seen).toEqual(['a/1 disabled', 'b/2 disabled', 'adopted c/3 disabled']);
   });
 
+  it('back in rotation: a disabled deployment that a reload starts fresh (its provider changed), not one it keeps or drops', () => {
+    const config = (key: string, models: Record<string, string>) =>
+      resolveConfig({ providers: { p: { type: 'openai', api_key: key } }, models: Object.fromEntries(Object.entries(models).map(([m, x]) => [m, { targets: [{ provider: 'p', model: x }] }])) });
+    const seen: string[] = [];
+    const before = new Deployments(config('k1', { a: 'x', b: 'y' }));
+    before.listen((t) => seen.push(`${t.deployment} ${t.to}`));
+    before.health('p/x').disable('upstream rejected credentials');
+    before.health('p/y').disable('upstream rejected credentials');
+    before.carryTo(config('k1', { a: 'x', b: 'y' }), ['p/x', 'p/y']); // kept: still out
+    before.carryTo(config('k2', { a: 'x' }), []); // p/x starts fresh; p/y is gone
+    expect(seen).toEqual(['p/x disabled', 'p/y disabled', 'p/x enabled']);
+  });
+
   it('the log lines: opened and disabled at warn, half-open and closed at info', () => {
     const { logger, lines } = memoryLogger();
     const log = transitionLogger(logger);
@@ -56,12 +71,14 @@ describe('breaker and rotation transitions', () => {
     log({ deployment: 'p/m', to: 'half_open' });
     log({ deployment: 'p/m', to: 'closed' });
     log({ deployment: 'p/m', to: 'disabled', reason: 'upstream rejected credentials' });
+    log({ deployment: 'p/m', to: 'enabled', reason: 'its provider config changed' });
     const parsed = lines.map((l) => JSON.parse(l) as { level: number; msg: string; deployment: string; breaker?: string; rotation?: string });
     expect(parsed.map((l) => [l.level, l.breaker ?? l.rotation, l.deployment])).toEqual([
       [40, 'open', 'p/m'],
       [30, 'half_open', 'p/m'],
       [30, 'closed', 'p/m'],
       [40, 'disabled', 'p/m'],
+      [30, 'enabled', 'p/m'],
     ]);
     expect(parsed[0]!.msg).toBe('circuit opened for p/m: 5 consecutive failures (last: server)');
   });
