@@ -86,6 +86,17 @@ describe('GET /metrics', () => {
     expect(value(m, 'lifeline_streams_open')).toBe(0);
     expect(value(m, 'lifeline_in_flight', { route: '/metrics' })).toBe(1); // the scrape itself
     expect(value(m, 'lifeline_in_flight', { route })).toBe(0);
+    // The request lines: usage and cost for the JSON answer as for the stream; the stream's time to first token.
+    const lines = stack.lines.map((l) => JSON.parse(l)).filter((l) => l.msg === 'request' && l.path === route);
+    const [jsonLine, streamLine] = lines;
+    expect(jsonLine.usage).toEqual({ input_tokens: json.usage!.prompt_tokens, output_tokens: json.usage!.completion_tokens, total_tokens: json.usage!.total_tokens });
+    expect(jsonLine.costUsd).toBeCloseTo((json.usage!.prompt_tokens + 2 * json.usage!.completion_tokens) / 1e6, 12);
+    expect(jsonLine.attempts.map((a: { outcome: string }) => a.outcome)).toEqual(['server', 'ok']);
+    expect(jsonLine.ttftMs).toBeUndefined();
+    expect(streamLine.usage.output_tokens).toBeGreaterThan(0);
+    expect(streamLine.ttftMs).toBeGreaterThan(0);
+    expect(streamLine.ttftMs).toBeLessThanOrEqual(streamLine.ms);
+    expect(lines[2]).toMatchObject({ model: 'no-such-model', route, status: 404, error: { kind: 'not_found', code: 'model_not_found' } });
     // Process metrics, once.
     expect(m.filter((s) => s.name === 'process_cpu_user_seconds_total')).toHaveLength(1);
   });
