@@ -12,6 +12,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { spawn } from 'node:child_process';
 import { request } from 'undici';
 import { cannon, holdStreams, serialFirstToken, serialLatency, streamLatency, summarizeStreams, throughput } from './lib/load.mjs';
 import { CLK_TCK, cpuMicros, killAll, openFilesLimit, rssBytes, startChild, stopChild } from './lib/procs.mjs';
@@ -260,7 +261,22 @@ async function main() {
     await Promise.all(running.map((p) => stopChild(p)));
     rmSync(dir, { recursive: true, force: true });
   }
+  log('observability: on (info logs, every request traced, /metrics scraped) against off (bench/observability.mjs)');
+  raw.observability = await observabilityCost();
   return report(raw);
+}
+
+/** bench/observability.mjs's figures, run as its own child processes after the rest (same build). */
+async function observabilityCost() {
+  const args = [join(root, 'bench', 'observability.mjs'), join(root, 'dist'), '--json-only', ...(quick ? ['--quick'] : [])];
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout.on('data', (chunk) => {
+    out += chunk;
+  });
+  const code = await new Promise((done) => child.once('exit', done));
+  if (code !== 0) throw new Error(`bench/observability.mjs exited ${code}`);
+  return JSON.parse(out);
 }
 
 /**
@@ -324,6 +340,7 @@ function report(raw) {
     row('added time to first token p50, 1 stream', 'us', added((n) => raw.solo[n].ttftP50Ms * 1000), '≤ 1,000 µs', (v) => v.lifeline <= 1000, true),
     row(`inter-chunk gap p99 (sent every ${settings.streamGapMs} ms)`, 'ms', by((n) => raw.streams[n].gapP99Ms)),
     row(`CPU per stream of ${WORDS} deltas`, 'us', by((n) => raw.streams[n].cpuUsPerStream)),
+    row('CPU per request, observability on ÷ off', 'ratio', { direct: null, floor: null, lifeline: raw.observability?.ratioPerRequest ?? null }, '≤ 1.15×', (v) => v.lifeline <= 1.15),
     row('RSS idle (after warm-up)', 'mb', { direct: null, ...raw.rssIdle }),
     ...holdRows,
     row(

@@ -30,6 +30,7 @@ const FORMATS = {
   us: (v) => `${Math.round(v).toLocaleString('en-US')} µs`,
   mb: (v) => `${Math.round(v / MB)} MB`,
   pct: (v) => `${v >= 0 ? '+' : ''}${v.toFixed(1)} %`,
+  ratio: (v) => `${v.toFixed(2)}×`,
   /** [min, max] in µs, shown in ms: a figure's spread over rounds. */
   msRange: ([min, max]) => `${(min / 1000).toFixed(2)}…${(max / 1000).toFixed(2)} ms`,
 };
