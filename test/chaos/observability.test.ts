@@ -22,7 +22,8 @@ function sum(text: string, name: string, match: (labels: string) => boolean = ()
 
 describe('observability under chaos', () => {
   it(`30% mixed faults, ${REQUESTS} requests (half streamed): requests, attempts and failed attempts' ids all accounted for`, async () => {
-    const mix = [{ status: 500 }, { status: 502 }, { status: 503 }, { status: 429, retry_after: 1 }, { reset: true }];
+    // faults.test.ts's mix, but its 429 without Retry-After: a 1 s hold would keep most requests off the primary.
+    const mix = [{ status: 500 }, { status: 502 }, { status: 503 }, { status: 429 }, { reset: true }];
     const primary = await startMock({ plan: { failure_rate: 0.3, mix }, seed: 7, maxRecords: 10_000 });
     const backup = await startMock({ seed: 11, maxRecords: 10_000 });
     const mocks: Record<string, MockServer> = { primary, backup };
@@ -58,7 +59,7 @@ describe('observability under chaos', () => {
       expect(attempts('backup/m')).toBe(b.requests);
       expect(attempts('primary/m', (o) => o !== 'ok')).toBe(p.byOutcome.status! + p.byOutcome.reset!);
       expect(attempts('primary/m', (o) => o === 'connection')).toBe(p.byOutcome.reset);
-      expect(p.byOutcome.status).toBeGreaterThan(20); // a 429 holds the primary for its Retry-After: fewer faults are met than drawn
+      expect(p.byOutcome.status).toBeGreaterThan(100);
 
       // Every failed attempt that got an answer: its upstream request id, on its deployment, in a request line.
       const logged = new Set<string>();
