@@ -119,6 +119,23 @@ describe('GET /metrics', () => {
     expect(opened).toBeLessThan(stack.lines.findIndex((l) => l.includes('"msg":"request"') && l.includes('chat/completions')));
   });
 
+  it('a client that leaves mid-attempt: its request counted as 499, its attempt as cancelled', async () => {
+    stack = await startStack({ plan: { default: { hang: true } } });
+    const ac = new AbortController();
+    const pending = stack.client.chat.completions.create(CHAT, { signal: ac.signal }).catch(() => 'aborted');
+    while (stack.mock.stats().requests === 0) await new Promise((r) => setTimeout(r, 5));
+    ac.abort();
+    expect(await pending).toBe('aborted');
+    let m = await scrape(stack);
+    for (let i = 0; i < 200 && value(m, 'lifeline_requests_total', { model: 'gpt-test' }) === undefined; i++) {
+      await new Promise((r) => setTimeout(r, 10));
+      m = await scrape(stack);
+    }
+    expect(value(m, 'lifeline_requests_total', { route: '/v1/chat/completions', model: 'gpt-test', status: '499' })).toBe(1);
+    expect(value(m, 'lifeline_upstream_attempts_total', { deployment: 'upstream/mock-gpt', outcome: 'cancelled' })).toBe(1);
+    expect(value(m, 'lifeline_upstream_attempts_total', { outcome: 'connection' })).toBeUndefined();
+  });
+
   it('10,000 requests naming 10,000 different unknown models leave the number of series unchanged', async () => {
     stack = await startStack();
     const url = `${stack.base}/chat/completions`;
