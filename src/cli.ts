@@ -173,18 +173,23 @@ APIs, all on the one port (point a provider's base_url at it):
   Azure OpenAI   base_url http://HOST:PORT (type azure; ?api-version= is ignored)
                    POST /openai/deployments/{deployment}/chat/completions
                    POST /openai/deployments/{deployment}/embeddings
+                   GET /openai/models          (what a probe asks)
   Anthropic      base_url http://HOST:PORT/v1 (type anthropic)
                    POST /v1/messages           (the Messages API, stream or not)
+                   GET /v1/models              (with anthropic-version: Anthropic's list shape)
   Gemini         base_url http://HOST:PORT/v1beta (type gemini)
                    POST /v1beta/models/{model}:generateContent
                    POST /v1beta/models/{model}:streamGenerateContent   (?alt=sse or a JSON array)
                    POST /v1beta/models/{model}:batchEmbedContents
+                   GET /v1beta/models
   Bedrock        base_url http://HOST:PORT (type bedrock; the signature is not checked)
                    POST /model/{model}/converse
                    POST /model/{model}/converse-stream   (AWS event-stream)
   Mistral        base_url http://HOST:PORT/mistral/v1 (type mistral: 422 on fields its schema lacks, usage unasked)
                    POST /mistral/v1/chat/completions
-Any other path answers 404 "Invalid URL".
+                   GET /mistral/v1/models
+Any other path answers 404 "Invalid URL". Model listings (what the gateway's probes ask) take the plan's
+"models" fault (docs/mock.md).
 
 Faults (--fail-with NAME,NAME…; each request has a --fail-rate chance of one, chosen with the seeded dice):
 ${presets.join('\n')}
