@@ -50,8 +50,10 @@ export interface AttemptEnd {
   error?: { kind: string } | undefined;
   /** The request had ended (its client left, its deadline passed, the gateway shut down). */
   cancelled?: boolean | undefined;
-  /** The canonical (OpenAI) JSON answer: its model and usage are read from it. */
+  /** The canonical (OpenAI) JSON answer: its model is read from it (a scan, not a parse). */
   answer?: string | undefined;
+  /** The answer's usage, as the pipeline read it (no second parse here). */
+  usage?: TokenUsage | undefined;
 }
 
 export interface AttemptTrace {
@@ -129,7 +131,8 @@ const PROVIDER_NAME: Readonly<Record<string, string>> = {
 };
 
 /** Answers larger than this are not parsed for their model and usage (an embeddings answer can be megabytes). */
-const MAX_ANSWER_PARSE = 256 * 1024;
+/** How much of an answer's head (and tail) is scanned for its model. */
+const MODEL_SCAN = 1024;
 
 export class RequestSpan implements RequestTrace {
   private readonly parent: Context;
@@ -208,18 +211,18 @@ class AttemptSpan implements AttemptTrace {
       attributes[ATTR.attemptOutcome] = outcome;
       if (outcome === 'error') attributes[ATTR_ERROR_TYPE] = kind as string;
       if (this.stream && facts.kind === undefined) attributes[ATTR.firstTokenMs] = facts.ms;
-      if (how.answer !== undefined) this.answer(attributes, how.answer);
+      if (how.answer !== undefined) this.answer(attributes, how.answer, how.usage);
       span.setAttributes(attributes);
       if (outcome === 'error') span.setStatus({ code: SpanStatusCode.ERROR, message: kind });
     }
     span.end();
   }
 
-  private answer(attributes: Attributes, text: string): void {
-    const answered = readAnswer(text);
-    if (!answered) return;
-    if (answered.model) attributes[ATTR.responseModel] = answered.model;
-    setUsage(attributes, answered.usage);
+  private answer(attributes: Attributes, text: string, usage: TokenUsage | undefined): void {
+    const model = answerModel(text);
+    const answered = { ...(model ? { model } : {}), ...(usage ? { usage } : {}) };
+    if (model) attributes[ATTR.responseModel] = model;
+    setUsage(attributes, usage);
     this.onAnswer(answered);
   }
 }
@@ -255,26 +258,15 @@ function setUsage(attributes: Attributes, usage: TokenUsage | undefined): void {
   if (typeof usage?.completion_tokens === 'number') attributes[ATTR.outputTokens] = usage.completion_tokens;
 }
 
-/** The model and usage of a canonical JSON answer (chat, embeddings; the Responses API's input/output tokens). */
-export function readAnswer(text: string): { model?: string; usage?: TokenUsage } | undefined {
-  if (text.length > MAX_ANSWER_PARSE) return undefined;
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    return undefined;
-  }
-  if (typeof json !== 'object' || json === null) return undefined;
-  const { model, usage } = json as { model?: unknown; usage?: Record<string, unknown> };
-  const out: { model?: string; usage?: TokenUsage } = {};
-  if (typeof model === 'string') out.model = model;
-  if (typeof usage === 'object' && usage !== null) {
-    const input = usage.prompt_tokens ?? usage.input_tokens;
-    const output = usage.completion_tokens ?? usage.output_tokens;
-    out.usage = {
-      ...(typeof input === 'number' ? { prompt_tokens: input } : {}),
-      ...(typeof output === 'number' ? { completion_tokens: output } : {}),
-    };
-  }
-  return out;
+const MODEL_KEY = /"model"\s*:\s*"([^"\\]{1,256})"/;
+
+/**
+ * The `model` of a canonical JSON answer without parsing it: the first `"model": "…"` key in its head (chat answers
+ * put it before the choices), else in its tail (embeddings put it after the data). A `"model"` inside a string of
+ * the answer cannot match: its quotes are escaped there.
+ */
+export function answerModel(text: string): string | undefined {
+  const head = MODEL_KEY.exec(text.length > MODEL_SCAN ? text.slice(0, MODEL_SCAN) : text);
+  if (head) return head[1];
+  return text.length > MODEL_SCAN ? MODEL_KEY.exec(text.slice(-MODEL_SCAN))?.[1] : undefined;
 }

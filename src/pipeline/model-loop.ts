@@ -259,9 +259,10 @@ class ModelRun {
       const { body, headers } = await attemptJson(input, d, record);
       record.ms = Math.round((performance.now() - t0) * 10) / 10; // to 0.1 ms: metrics subtract it from the request's time
       this.loop.succeeded(health, headers, record.ms);
-      input.trace?.end(record, { answer: body });
+      const usage = usageInJson(body);
+      input.trace?.end(record, { answer: body, usage });
       health.release();
-      return { ok: true, deployment: d, result: { type: 'json', body, meta: { deployment: d.id, attempts, usage: usageInJson(body) } } };
+      return { ok: true, deployment: d, result: { type: 'json', body, meta: { deployment: d.id, attempts, usage } } };
     } catch (err) {
       const outcome = this.failed(toGatewayError(err), a, record, t0);
       input.trace?.end(record, { cancelled: deadline.signal.aborted });

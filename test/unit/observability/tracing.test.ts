@@ -5,6 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, resolveConfig } from '../../../src/config/index.js';
+import { answerModel } from '../../../src/observability/trace-spans.js';
 import { createTracing, tracesUrl } from '../../../src/observability/tracing.js';
 import { memoryLogger } from '../../support/helpers.js';
 import { deadEndpoint } from '../../support/otlp-receiver.js';
@@ -107,5 +108,31 @@ describe('the tracing config', () => {
     expect(issues({ otlp_endpoint: 'collector:4318' }).join('\n')).toMatch(/tracing\.otlp_endpoint.*expected an http\(s\) URL/);
     expect(issues({ sample_ratio: 2 }).join('\n')).toMatch(/tracing\.sample_ratio.*from 0 to 1/);
     expect(issues({ sample_rate: 0.5 }).join('\n')).toMatch(/tracing\.sample_rate.*did you mean sample_ratio/);
+  });
+});
+
+describe("an answer's model, for gen_ai.response.model (a scan, not a second parse)", () => {
+  it("is the model key in a chat answer's head, whatever the content says", () => {
+    const answer = JSON.stringify({
+      id: 'chatcmpl-1',
+      object: 'chat.completion',
+      model: 'gpt-4o-mini-2024-07-18',
+      choices: [{ index: 0, message: { role: 'assistant', content: `the JSON {"model": "not-this"} ${'x'.repeat(5000)}` } }],
+      usage: { prompt_tokens: 3, completion_tokens: 2, total_tokens: 5 },
+    });
+    expect(answerModel(answer)).toBe('gpt-4o-mini-2024-07-18');
+  });
+
+  it('is found in the tail when a long answer names it after its data (embeddings), and not inside a string', () => {
+    const answer = JSON.stringify({
+      object: 'list',
+      data: [{ object: 'embedding', index: 0, embedding: Array.from({ length: 600 }, (_, i) => i / 600) }],
+      model: 'text-embedding-3-small',
+      usage: { prompt_tokens: 4, total_tokens: 4 },
+    });
+    expect(answer.length).toBeGreaterThan(2048);
+    expect(answerModel(answer)).toBe('text-embedding-3-small');
+    // A "model" key only inside a string value (escaped quotes) is no model.
+    expect(answerModel(JSON.stringify({ content: '{"model": "fake"}' }))).toBeUndefined();
   });
 });
