@@ -2,7 +2,7 @@
 // What seeing everything costs: one build of Lifeline twice against one mock, with observability off (warn-level
 // logs, no traces; the metrics are counted either way) and on (a JSON log line per request, every request traced
 // to a local OTLP/HTTP receiver, /metrics scraped every second as Prometheus would):
-//   node bench/observability.mjs [DIST] [--only logs|traces|scrape] [--rounds N] [--seconds S] [--quick] [--json-only]
+//   node bench/observability.mjs [DIST] [--only logs|traces|scrape] [--sample R] [--rounds N] [--seconds S] [--quick] [--json-only]
 // DIST defaults to dist/. Both gateways run in both start orders (the one started second measures less CPU on this
 // kind of VM) and their rounds interleave. Prints CPU per request and per stream, on against off; the target is
 // CPU per request on ≤ 1.15 × off. Exits 0 whatever the figures say.
@@ -15,7 +15,7 @@ import { streamLatency, throughput } from './lib/load.mjs';
 import { cpuMicros, killAll } from './lib/procs.mjs';
 import { WORDS } from './lib/setup.mjs';
 
-const USAGE = 'node bench/observability.mjs [DIST] [--only logs|traces|scrape] [--rounds N] [--seconds S] [--quick] [--json-only]';
+const USAGE = 'node bench/observability.mjs [DIST] [--only logs|traces|scrape] [--sample R] [--rounds N] [--seconds S] [--quick] [--json-only]';
 const { values: flags, positionals } = parseArgs({
   allowPositionals: true,
   options: {
@@ -25,6 +25,8 @@ const { values: flags, positionals } = parseArgs({
     'json-only': { type: 'boolean', default: false },
     /** Only one part on (`logs`, `traces` or `scrape`), to see what each costs. */
     only: { type: 'string' },
+    /** `tracing.sample_ratio` of the on gateway (default 1: every request traced). */
+    sample: { type: 'string', default: '1' },
   },
 });
 if (positionals.length > 1) {
@@ -78,7 +80,7 @@ async function session(order, _mock, config) {
     on: variant(config, 'on', [
       base,
       `logging: { level: ${!flags.only || flags.only === 'logs' ? 'info' : 'warn'} }`,
-      ...(!flags.only || flags.only === 'traces' ? [`tracing: { otlp_endpoint: "${receiver.url}", sample_ratio: 1 }`] : []),
+      ...(!flags.only || flags.only === 'traces' ? [`tracing: { otlp_endpoint: "${receiver.url}", sample_ratio: ${Number(flags.sample)} }`] : []),
     ]),
   };
   const gateways = [];
