@@ -9,36 +9,23 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
-import { inBothOrders, startGateways, stopGateways } from './lib/ab.mjs';
+import { benchArgs, inBothOrders, startGateways, stopGateways } from './lib/ab.mjs';
 import { streamLatency, throughput } from './lib/load.mjs';
-import { cpuMicros, killAll } from './lib/procs.mjs';
+import { cpuMicros } from './lib/procs.mjs';
 import { WORDS } from './lib/setup.mjs';
 
 const USAGE = 'node bench/observability.mjs [DIST] [--only logs|traces|scrape] [--sample R] [--rounds N] [--seconds S] [--quick] [--json-only]';
-const { values: flags, positionals } = parseArgs({
-  allowPositionals: true,
-  options: {
-    rounds: { type: 'string' },
-    seconds: { type: 'string' },
-    quick: { type: 'boolean', default: false },
-    'json-only': { type: 'boolean', default: false },
+const { flags, positionals, log } = benchArgs(
+  USAGE,
+  {
     /** Only one part on (`logs`, `traces` or `scrape`), to see what each costs. */
     only: { type: 'string' },
     /** `tracing.sample_ratio` of the on gateway (default 1: every request traced). */
     sample: { type: 'string', default: '1' },
   },
-});
-if (positionals.length > 1) {
-  process.stderr.write(`usage: ${USAGE}\n`);
-  process.exit(2);
-}
+  (p) => p.length <= 1,
+);
 const cli = join(resolve(positionals[0] ?? 'dist'), 'cli.js');
-process.once('exit', killAll);
-for (const signal of ['SIGINT', 'SIGTERM']) process.once(signal, () => process.exit(1));
-const log = (line) => {
-  if (!flags['json-only']) process.stderr.write(`${line}\n`);
-};
 const quick = flags.quick;
 const settings = {
   rounds: Number(flags.rounds ?? (quick ? 1 : 4)),

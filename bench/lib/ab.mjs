@@ -9,10 +9,11 @@ import { killAll, startChild, stopChild } from './procs.mjs';
 import { LISTENING, startMock, writeBenchConfig } from './setup.mjs';
 
 /**
- * Parses `BASE_DIST NEW_DIST` and the common flags (`--rounds --seconds --quick --json-only`, plus `options`);
- * prints `usage` and exits 2 without two builds. Every child process dies with this one, however it ends.
+ * Parses the common flags (`--rounds --seconds --quick --json-only`, plus `options`) and the positionals, which
+ * `accept(positionals)` must approve, else `usage` is printed and the process exits 2. Every child process dies
+ * with this one, however it ends. `log` writes to stderr unless `--json-only`.
  */
-export function abSetup(usage, options = {}) {
+export function benchArgs(usage, options, accept) {
   const { values: flags, positionals } = parseArgs({
     allowPositionals: true,
     options: {
@@ -23,12 +24,10 @@ export function abSetup(usage, options = {}) {
       ...options,
     },
   });
-  if (positionals.length !== 2) {
+  if (!accept(positionals)) {
     process.stderr.write(`usage: ${usage}\n`);
     process.exit(2);
   }
-  const builds = positionals.map((p, i) => ({ name: i === 0 ? 'base' : 'new', cli: join(resolve(p), 'cli.js') }));
-  for (const b of builds) if (!existsSync(b.cli)) throw new Error(`${b.cli} is missing: build it first (npx tsc -p tsconfig.build.json)`);
   process.once('exit', killAll);
   for (const signal of ['SIGINT', 'SIGTERM']) {
     process.once(signal, () => {
@@ -39,6 +38,14 @@ export function abSetup(usage, options = {}) {
   const log = (line) => {
     if (!flags['json-only']) process.stderr.write(`${line}\n`);
   };
+  return { flags, positionals, log };
+}
+
+/** `benchArgs` for `BASE_DIST NEW_DIST`: the two builds, each checked to be built. */
+export function abSetup(usage, options = {}) {
+  const { flags, positionals, log } = benchArgs(usage, options, (p) => p.length === 2);
+  const builds = positionals.map((p, i) => ({ name: i === 0 ? 'base' : 'new', cli: join(resolve(p), 'cli.js') }));
+  for (const b of builds) if (!existsSync(b.cli)) throw new Error(`${b.cli} is missing: build it first (npx tsc -p tsconfig.build.json)`);
   return { flags, builds, log };
 }
 
